@@ -1,0 +1,3 @@
+from sftwise.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""The run directory's training log: one :class:`MetricPoint` per line of ``metrics.jsonl``.
+
+Local training (``train/local.py``), Vertex AI jobs (``train/vertex.py``) and curves typed in by hand
+all end up as this one shape, which is all that ``diagnose`` and ``report`` read. That is what lets a
+Vertex run be diagnosed exactly like a local one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sftwise.io import SftwiseError, atomic_write
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricPoint(BaseModel):
+    """One logged point of a training run.
+
+    ``split`` is ``train`` or ``validation``; ``scope`` says whether the point is a step-level log
+    (a running average over the last logging window) or an epoch-end evaluation over the whole split.
+    ``token_accuracy`` is the fraction of correct next-token predictions over loss-bearing tokens.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    step: int
+    epoch: float
+    split: Literal["train", "validation"]
+    scope: Literal["step", "epoch"] = "step"
+    loss: float | None = None
+    token_accuracy: float | None = None
+    lr: float | None = None
+    grad_norm: float | None = None
+    tokens_seen: int | None = None
+    num_predictions: int | None = None
+    checkpoint: str | None = None
+
+
+def read_metrics(path: str | Path) -> list[MetricPoint]:
+    """Read ``metrics.jsonl`` (or a run directory holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_FILE
+    if not path.exists():
+        raise SftwiseError(f"{path} does not exist: is this a run directory of `sftwise train`?")
+    points = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                points.append(MetricPoint.model_validate(json.loads(line)))
+            except (json.JSONDecodeError, ValueError) as exc:
+                raise SftwiseError(f"{path}:{number}: not a metric point ({exc}). Each line needs step, epoch and split.") from exc
+    return points
+
+
+def write_metrics(path: str | Path, points: Iterable[MetricPoint]) -> None:
+    with atomic_write(path) as handle:
+        for point in points:
+            handle.write(point.model_dump_json(exclude_none=True) + "\n")
+
+
+def append_metric(path: str | Path, point: MetricPoint) -> None:
+    """Append one point and flush: a crash loses at most the line being written."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(point.model_dump_json(exclude_none=True) + "\n")
+        handle.flush()
