@@ -1,0 +1,336 @@
+"""``sftwise run``: the whole workflow, step by step, resumable from its run directory.
+
+audit → split (optional) → baseline → recommend → train → diagnose → eval → compare → report
+
+Every step is a plain function that reads the run directory and the config and writes its outputs
+into the run directory; the runner only decides which steps to (re)run, records their state, and
+prints one line per finished step. A step that fails leaves the state file saying which step failed
+and why; the outputs of the steps before it stay valid, so the next run starts at the failed step.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sftwise.io import SftwiseError, write_json
+from sftwise.pipeline_config import PipelineConfig
+from sftwise.pipeline_state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
+
+EVAL_DIR = "eval"
+TRAIN_DIR = "train"
+
+
+@dataclass
+class RunContext:
+    config: PipelineConfig
+    run_dir: Path
+    force: bool = False
+    echo: Callable[[str], None] = print
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    def split_paths(self) -> dict[str, str | None]:
+        """The train/validation/test files the later steps use: the split's outputs when it ran."""
+        if self.config.split.enabled:
+            return {name: str(self.data_dir / f"{name}.jsonl") for name in ("train", "validation", "test")}
+        data = self.config.data
+        return {"train": data.train, "validation": data.validation, "test": data.test}
+
+    def eval_path(self) -> str:
+        paths = self.split_paths()
+        path = paths["test"] or paths["validation"]
+        if not path:
+            raise SftwiseError("no eval set: give data.test (or data.validation) in the config, or enable split")
+        return path
+
+    def base_model(self) -> str:
+        """The model directory or id to load; 'tiny' is built once inside the run directory."""
+        base = self.config.model.base
+        if base == "tiny":
+            return str(self.run_dir / "tiny-model")
+        return base
+
+
+@dataclass
+class Step:
+    name: str
+    depends: tuple[str, ...]
+    inputs: Callable[[RunContext], Any]  # what the fingerprint covers besides upstream steps
+    run: Callable[[RunContext], tuple[list[str], str]]  # -> (outputs relative to run_dir, one-line summary)
+    enabled: Callable[[RunContext], bool] = lambda ctx: True
+
+
+# ---- the steps ---------------------------------------------------------------------------------
+
+
+def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
+    from sftwise.audit import audit
+    from sftwise.findings import Severity
+
+    data = ctx.config.data
+    report = audit(data.train, validation=data.validation, test=data.test, max_tokens=ctx.config.audit.max_tokens)
+    write_json(ctx.run_dir / "audit.json", report)
+    errors = [f for f in report.findings if f.severity is Severity.ERROR]
+    warnings = [f for f in report.findings if f.severity is Severity.WARNING]
+    summary = f"{len(errors)} errors, {len(warnings)} warnings"
+    if errors and not (ctx.config.audit.force or ctx.force):
+        first = "\n  ".join(str(f) for f in errors[:5])
+        raise SftwiseError(
+            f"the audit found {len(errors)} error-level findings (see {ctx.run_dir / 'audit.json'}):\n  {first}\n"
+            "Fix the data, or pass --force (audit.force: true) to tune anyway."
+        )
+    return ["audit.json"], summary
+
+
+def _step_split(ctx: RunContext) -> tuple[list[str], str]:
+    from sftwise.split import split_dataset
+
+    cfg = ctx.config.split
+    result = split_dataset(
+        ctx.config.data.train,
+        validation=cfg.validation,
+        test=cfg.test,
+        seed=ctx.config.seed,
+        dedup=cfg.dedup,
+        output_dir=ctx.data_dir,
+    )
+    write_json(ctx.run_dir / "split.json", result)
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    return ["split.json", "data/train.jsonl", "data/validation.jsonl", "data/test.jsonl"], counts
+
+
+def _ensure_tiny(ctx: RunContext) -> None:
+    if ctx.config.model.base != "tiny":
+        return
+    target = Path(ctx.base_model())
+    if (target / "config.json").exists():
+        return
+    from sftwise.formats import load
+    from sftwise.tiny import build_tiny_model
+
+    texts: list[str] = []
+    for path in ctx.split_paths().values():
+        if path:
+            for conversation in load(path).conversations:
+                texts.append(conversation.full_text())
+    build_tiny_model(target, texts, seed=ctx.config.seed, hidden_size=128, num_layers=2)
+
+
+def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0, adapter: str | None = None) -> Any:
+    from sftwise.evaluate.runner import evaluate
+
+    cfg = ctx.config.eval
+    return evaluate(
+        model=model,
+        data=ctx.eval_path(),
+        output_dir=out_dir,
+        metrics=cfg.metrics,
+        few_shot=few_shot,
+        shots_from=ctx.split_paths()["train"] if few_shot else None,
+        max_new_tokens=cfg.max_new_tokens,
+        max_examples=cfg.max_examples,
+        seed=ctx.config.seed,
+        adapter=adapter,
+    )
+
+
+def _model_label(model: str) -> str:
+    return Path(model).name or model.replace("/", "_")
+
+
+def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
+    _ensure_tiny(ctx)
+    outputs, parts = [], []
+    models = [ctx.base_model(), *ctx.config.model.candidates]
+    for model in models:
+        for shots in ctx.config.baseline.few_shot:
+            rel = f"{EVAL_DIR}/baseline-{_model_label(model)}-{shots}shot"
+            summary = _eval_one(ctx, _generator_spec(ctx, model), ctx.run_dir / rel, few_shot=shots)
+            outputs.append(rel)
+            parts.append(f"{_model_label(model)} {shots}-shot {_headline(summary)}")
+    return outputs, "; ".join(parts)
+
+
+def _generator_spec(ctx: RunContext, model: str) -> str:
+    if ctx.config.backend == "vertex" or model.startswith("gemini"):
+        return model if model.startswith("gemini:") else f"gemini:{model}"
+    if ":" in model and not Path(model).exists():
+        return model  # already a spec such as openai:NAME@URL
+    return f"hf:{model}"
+
+
+def _headline(summary: Any) -> str:
+    metrics = getattr(summary, "metrics", {}) or {}
+    if not metrics:
+        return ""
+    name, value = next(iter(metrics.items()))
+    return f"{name}={value.value:.3f}"
+
+
+def _step_recommend(ctx: RunContext) -> tuple[list[str], str]:
+    from sftwise.recommend import recommend
+
+    rec = recommend(model=ctx.config.model.base, data=ctx.split_paths()["train"], modality="text")
+    write_json(ctx.run_dir / "recommendation.json", rec)
+    return ["recommendation.json"], rec.headline() if hasattr(rec, "headline") else ""
+
+
+def _step_train(ctx: RunContext) -> tuple[list[str], str]:
+    import json
+
+    _ensure_tiny(ctx)
+    from sftwise.train.spec import TrainSpec
+
+    rec = json.loads((ctx.run_dir / "recommendation.json").read_text(encoding="utf-8"))
+    cfg = ctx.config.train
+    paths = ctx.split_paths()
+    fields: dict[str, Any] = {
+        "model": ctx.base_model(),
+        "train": paths["train"],
+        "validation": paths["validation"],
+        "run_dir": str(ctx.run_dir / TRAIN_DIR),
+        "seed": ctx.config.seed,
+        "batch_size": cfg.batch_size,
+        "max_length": ctx.config.model.max_length,
+        "method": cfg.method,
+    }
+    fields.update(_recommended_fields(rec))
+    if cfg.epochs is not None:
+        fields["epochs"] = cfg.epochs
+    if cfg.learning_rate is not None:
+        fields["learning_rate"] = cfg.learning_rate
+    if cfg.lora_rank is not None:
+        fields["lora_rank"] = cfg.lora_rank
+    fields.update(cfg.overrides)
+    spec = TrainSpec.model_validate(fields)
+    if ctx.config.backend == "vertex":
+        from sftwise.train.vertex import train_vertex
+
+        result = train_vertex(spec, bucket=cfg.overrides.get("bucket"), project=None, location=None, wait=True, display_name=ctx.config.name)
+    else:
+        from sftwise.train.local import train
+
+        result = train(spec, resume=True)
+    return [TRAIN_DIR], str(getattr(result, "summary", "") or "trained")
+
+
+def _recommended_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """The open-model translation of the recommendation, as TrainSpec fields."""
+    out = {}
+    for key in ("epochs", "learning_rate", "lora_rank", "lora_alpha"):
+        if rec.get(key) is not None:
+            out[key] = rec[key]
+    return out
+
+
+def _step_diagnose(ctx: RunContext) -> tuple[list[str], str]:
+    from sftwise.diagnose import diagnose_run
+
+    diagnosis = diagnose_run(ctx.run_dir / TRAIN_DIR, plot=ctx.run_dir / "curves.png")
+    write_json(ctx.run_dir / "diagnosis.json", diagnosis)
+    return ["diagnosis.json", "curves.png"], f"{diagnosis.verdict}: {diagnosis.message}"
+
+
+def _chosen_checkpoint(ctx: RunContext) -> str | None:
+    import json
+
+    diagnosis = json.loads((ctx.run_dir / "diagnosis.json").read_text(encoding="utf-8"))
+    checkpoint = diagnosis.get("best_checkpoint")
+    if checkpoint and not Path(checkpoint).is_absolute():
+        checkpoint = str(ctx.run_dir / TRAIN_DIR / checkpoint)
+    return checkpoint
+
+
+def _step_eval(ctx: RunContext) -> tuple[list[str], str]:
+    checkpoint = _chosen_checkpoint(ctx)
+    if checkpoint is None:
+        raise SftwiseError(f"the diagnosis names no checkpoint to evaluate; see {ctx.run_dir / 'diagnosis.json'}")
+    summary = _eval_one(ctx, _generator_spec(ctx, checkpoint), ctx.run_dir / EVAL_DIR / "tuned")
+    return [f"{EVAL_DIR}/tuned"], f"{Path(checkpoint).name} {_headline(summary)}"
+
+
+def _step_compare(ctx: RunContext) -> tuple[list[str], str]:
+    from sftwise.evaluate.compare import compare
+
+    baseline = ctx.run_dir / EVAL_DIR / f"baseline-{_model_label(ctx.base_model())}-0shot"
+    report = compare([baseline, ctx.run_dir / EVAL_DIR / "tuned"], seed=ctx.config.seed)
+    write_json(ctx.run_dir / "comparison.json", report)
+    return ["comparison.json"], report.headline() if hasattr(report, "headline") else "compared"
+
+
+def _step_report(ctx: RunContext) -> tuple[list[str], str]:
+    from sftwise.report import build_report
+
+    path = build_report(ctx.run_dir)
+    return [path.name], str(path)
+
+
+STEPS: list[Step] = [
+    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), [file_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled),
+    Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled),
+    Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled),
+    Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend), _step_train, lambda c: c.config.train.enabled),
+    Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled),
+    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled),
+    Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled),
+    Step("report", ("audit", "baseline", "recommend", "diagnose", "eval", "compare"), lambda c: (_version(),), _step_report, lambda c: c.config.report),
+]
+
+
+def _version() -> str:
+    from sftwise import __version__
+
+    return __version__
+
+
+def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = False, echo: Callable[[str], None] = print) -> PipelineState:
+    """Run every enabled step whose fingerprint changed or whose outputs are missing."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ctx = RunContext(config=config, run_dir=run_dir, force=force, echo=echo)
+    state = load_state(run_dir)
+    write_json(run_dir / "config.json", config)
+    prints: dict[str, str] = {}
+    for step in STEPS:
+        if not step.enabled(ctx):
+            prints[step.name] = "off"
+            continue
+        upstream = [prints.get(dep, "off") for dep in step.depends]
+        key = fingerprint(step.name, step.inputs(ctx), upstream)
+        prints[step.name] = key
+        previous = state.steps.get(step.name)
+        if previous and previous.status == "done" and previous.fingerprint == key and all((run_dir / o).exists() for o in previous.outputs):
+            echo(f"✓ {step.name:<9} up to date  {previous.summary}")
+            continue
+        record = StepState(status="running", fingerprint=key, started=now())
+        state.steps[step.name] = record
+        save_state(run_dir, state)
+        started = time.monotonic()
+        try:
+            outputs, summary = step.run(ctx)
+        except SftwiseError as exc:
+            _fail(run_dir, state, record, str(exc))
+            raise SftwiseError(f"step '{step.name}' failed: {exc}\nFix it and run the same command again: finished steps are kept.") from None
+        except Exception as exc:  # an unexpected bug: keep the traceback in the state file, not on screen
+            _fail(run_dir, state, record, "".join(traceback.format_exception(exc)))
+            raise SftwiseError(
+                f"step '{step.name}' failed unexpectedly: {type(exc).__name__}: {exc}\n"
+                f"The traceback is in {run_dir / 'pipeline_state.json'}; please report it. Finished steps are kept."
+            ) from None
+        record.status, record.finished, record.outputs, record.summary = "done", now(), outputs, summary
+        save_state(run_dir, state)
+        echo(f"✓ {step.name:<9} {time.monotonic() - started:6.1f}s  {summary}")
+    return state
+
+
+def _fail(run_dir: Path, state: PipelineState, record: StepState, error: str) -> None:
+    record.status, record.finished, record.error = "failed", now(), error
+    save_state(run_dir, state)

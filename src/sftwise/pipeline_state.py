@@ -1,0 +1,85 @@
+"""What ``sftwise run`` remembers in a run directory, so that a re-run continues where it stopped.
+
+Each step records a fingerprint: a hash of the config it read, the contents of its input files and
+the fingerprints of the steps it depends on. A re-run skips every step whose fingerprint is unchanged
+and whose outputs are all present; a changed config therefore invalidates exactly the steps whose
+inputs it touches, and everything downstream of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from sftwise.io import SftwiseError, write_json
+
+STATE_FILE = "pipeline_state.json"
+STATE_VERSION = 1
+
+
+class StepState(BaseModel):
+    status: Literal["done", "failed", "running", "skipped"]
+    fingerprint: str
+    started: str | None = None
+    finished: str | None = None
+    error: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+    summary: str = ""
+
+
+class PipelineState(BaseModel):
+    state_version: int = STATE_VERSION
+    sftwise_version: str
+    steps: dict[str, StepState] = Field(default_factory=dict)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def file_digest(path: str | Path | None) -> str:
+    """Content hash of an input file ('' for none), so an edited dataset re-runs its steps."""
+    if not path:
+        return ""
+    path = Path(path)
+    if not path.exists():
+        return "missing"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_state(run_dir: Path) -> PipelineState:
+    from sftwise import __version__
+
+    path = run_dir / STATE_FILE
+    if not path.exists():
+        return PipelineState(sftwise_version=__version__)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SftwiseError(f"{path} is corrupt ({exc.msg}); move it away to start the run afresh") from exc
+    version = raw.get("state_version")
+    if version != STATE_VERSION:
+        raise SftwiseError(
+            f"{run_dir} was written by sftwise {raw.get('sftwise_version', '?')} (state format {version}); this is "
+            f"sftwise {__version__} (state format {STATE_VERSION}). Use a new run directory (--run-dir) or delete "
+            f"{path} to redo every step."
+        )
+    return PipelineState.model_validate(raw)
+
+
+def save_state(run_dir: Path, state: PipelineState) -> None:
+    write_json(run_dir / STATE_FILE, state)
