@@ -179,9 +179,9 @@ def _section_training(run_dir: Path) -> str:
     for epoch in sorted({p.epoch for p in epochs}):
         tr = next((p for p in epochs if p.epoch == epoch and p.split == "train"), None)
         va = next((p for p in epochs if p.epoch == epoch and p.split == "validation"), None)
-        rows.append([epoch, tr and tr.loss, va and va.loss, tr and tr.token_accuracy, va and va.token_accuracy])
+        rows.append([f"{epoch:g}", tr and tr.loss, va and va.loss, tr and tr.token_accuracy, va and va.token_accuracy])
     if rows:
-        parts.append(_table(["epoch", "train loss", "validation loss", "train token acc.", "validation token acc."], rows, numeric={0, 1, 2, 3, 4}))
+        parts.append(_table(["epoch", "train loss", "validation loss", "train token acc.", "validation token acc."], rows, numeric={1, 2, 3, 4}))
     return "".join(parts)
 
 
@@ -199,7 +199,7 @@ def _section_evaluation(run_dir: Path) -> str:
     rows, bars = [], {}
     for d in dirs:
         summary = _load(d / "summary.json") or {}
-        label = ("tuned " if d.name == "tuned" else "baseline ") + d.name.removeprefix("baseline-")
+        label = "tuned" if d.name == "tuned" else "baseline " + d.name.removeprefix("baseline-")
         bars[label] = {}
         for name, m in (summary.get("metrics") or {}).items():
             rows.append([label, name, m.get("value"), _ci(m), m.get("n")])

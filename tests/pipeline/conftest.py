@@ -1,0 +1,48 @@
+"""A run directory with every stage's output, written by hand, for the report tests."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction
+from sftwise.io import write_json, write_jsonl
+from sftwise.runlog import MetricPoint, write_metrics
+from sftwise.sample import sample_paths
+
+
+@pytest.fixture()
+def finished_run(tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    paths = sample_paths()
+    write_json(run / "config.json", {"name": "fixture", "model": {"base": "tiny"}, "data": {k: str(paths[k]) for k in ("train", "validation", "test")}})
+    write_json(run / "audit.json", {
+        "findings": [
+            {"code": "SW104", "severity": "error", "message": "roles do not alternate", "hint": "merge the two user turns", "file": str(paths["train"]), "line": 17, "field": "contents[2].role"},
+            {"code": "SW301", "severity": "warning", "message": "only 480 examples", "hint": "", "file": str(paths["train"])},
+        ],
+        "stats": {"train": {"example_count": 480, "total_characters": 100000, "input_tokens": {"min": 40, "p50": 60, "p90": 70, "p99": 80, "max": 90}}},
+    })
+    write_json(run / "recommendation.json", {"epochs": 12, "learning_rate": 0.002, "lora_rank": 4, "reasons": ["480 examples < 1000: more epochs"]})
+    points = []
+    for epoch in range(1, 9):
+        for k in range(4):
+            step = (epoch - 1) * 4 + k + 1
+            points.append(MetricPoint(step=step, epoch=epoch - 1 + (k + 1) / 4, split="train", loss=3 * math.exp(-step / 8) + 0.1, token_accuracy=1 - math.exp(-step / 8)))
+        points.append(MetricPoint(step=epoch * 4, epoch=epoch, split="train", scope="epoch", loss=3 * math.exp(-epoch / 2), token_accuracy=1 - math.exp(-epoch / 2)))
+        points.append(MetricPoint(step=epoch * 4, epoch=epoch, split="validation", scope="epoch", loss=3 * math.exp(-epoch / 2) + 0.05 * max(0, epoch - 5) ** 2, token_accuracy=0.9 - math.exp(-epoch / 2)))
+    write_metrics(run / "train" / "metrics.jsonl", points)
+    write_json(run / "diagnosis.json", {"verdict": "overfitting", "confidence": 0.9, "message": "validation loss is lowest at epoch 5 and rises after", "best_epoch": 5, "advice": ["Keep checkpoint epoch-5; tune for 5 epochs next time."]})
+    for name, correct in (("baseline-tiny-model-0shot", 0.0), ("tuned", 0.8)):
+        preds = []
+        for i in range(10):
+            hit = 1.0 if i < correct * 10 else 0.0
+            preds.append(Prediction(id=str(i), messages=[{"role": "user", "content": f"ticket <b>{i}</b>"}], reference='{"team": "billing"}', prediction='{"team": "billing"}' if hit else "garbage", scores={"exact_match": hit}))
+        write_jsonl(run / "eval" / name / "predictions.jsonl", preds)
+        summary = EvalSummary(model=name, data="test.jsonl", n_examples=10, metrics={"exact_match": MetricSummary(name="exact_match", value=correct, ci_low=max(0, correct - 0.2), ci_high=min(1, correct + 0.2), n=10)})
+        write_json(run / "eval" / name / "summary.json", summary)
+    write_json(run / "comparison.json", {"metrics": [{"metric": "exact_match", "delta": 0.8, "ci_low": 0.5, "ci_high": 1.0, "p_value": 0.008, "test": "McNemar exact", "wins": 8, "ties": 2, "losses": 0}]})
+    return run
