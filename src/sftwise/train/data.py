@@ -1,0 +1,300 @@
+"""Turning conversations into training rows: chat template, assistant-only labels, length policy, batches.
+
+Kept apart from the recipe (``local.py``) so the benchmark and the tests can build exactly the rows
+the recipe trains on, and so the label masking can be inspected on its own.
+
+Assistant-only masking works on characters, not on template markup: for every model turn ``i`` we
+render ``messages[:i]`` with the generation prompt and ``messages[:i+1]`` without it; the characters
+between the two renderings are the model turn's content *and its end-of-turn marker*, so the model
+learns to stop. Trailing whitespace after the marker (ChatML's newline) is not trained. The
+character spans are mapped onto tokens with the fast tokenizer's offset mapping. This works for any
+chat template whose rendering of a prefix of the conversation is a prefix of the rendering of the
+whole (true of Llama, Mistral, Gemma, Qwen2.5, ChatML and our tiny models); when a template breaks
+that (for example one that strips earlier reasoning), we fall back to its ``{% generation %}`` mask
+and raise a clear error when it has none. No all-zero masks are ever trained on silently: an example
+with no loss-bearing token is counted and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sftwise.conversation import Conversation, Dataset
+from sftwise.io import SftwiseError
+
+IGNORE_INDEX = -100
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+NAMED_TEMPLATES = {"chatml": CHATML_TEMPLATE}
+
+
+@dataclass
+class Example:
+    input_ids: list[int]
+    labels: list[int]
+    source: str = ""
+
+    @property
+    def n_loss_tokens(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE_INDEX)
+
+
+@dataclass
+class PreparedSplit:
+    """Rows of one split plus what happened on the way (never silent)."""
+
+    name: str
+    examples: list[Example]
+    total: int
+    overlong: int = 0
+    truncated: int = 0
+    dropped_overlong: int = 0
+    dropped_no_target: int = 0
+    max_tokens: int = 0
+    overlong_sources: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "split": self.name,
+            "examples_read": self.total,
+            "examples_used": len(self.examples),
+            "overlong": self.overlong,
+            "truncated": self.truncated,
+            "dropped_overlong": self.dropped_overlong,
+            "dropped_no_target": self.dropped_no_target,
+            "longest_tokens": self.max_tokens,
+            "overlong_examples": self.overlong_sources[:20],
+        }
+
+
+def load_conversations(path: str | Path, format: str | None = None) -> Dataset:
+    """Read a data file through ``sftwise.formats`` when available, else Gemini JSONL / messages JSONL."""
+    path = Path(path)
+    if not path.exists():
+        raise SftwiseError(f"data file {path} does not exist")
+    try:
+        from sftwise.formats import load  # type: ignore[attr-defined]
+    except ImportError:
+        load = None
+    if load is not None:
+        return load(str(path), format)
+    return _fallback_load(path)
+
+
+def _fallback_load(path: Path) -> Dataset:
+    from sftwise.conversation import Part, Record, Source, Turn
+
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            system = None
+            turns = []
+            if "contents" in row:
+                si = row.get("systemInstruction") or {}
+                system = "\n".join(p.get("text", "") for p in si.get("parts", [])) or None
+                for turn in row["contents"]:
+                    turns.append(Turn(turn.get("role", "user"), [Part(text=p.get("text")) for p in turn.get("parts", []) if "text" in p]))
+            elif "messages" in row:
+                for msg in row["messages"]:
+                    role = msg.get("role")
+                    if role == "system":
+                        system = msg.get("content")
+                    else:
+                        turns.append(Turn.of("model" if role in ("assistant", "model") else "user", msg.get("content") or ""))
+            else:
+                raise SftwiseError(f"{path}:{number}: expected Gemini JSONL ('contents') or chat messages ('messages')")
+            records.append(Record(Conversation(turns=turns, system=system), Source(str(path), number)))
+    return Dataset(records=records, path=str(path), format="gemini")
+
+
+def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | None = None) -> None:
+    """Install ``chat_template`` (text, file path or a name like 'chatml') or check the tokenizer has one."""
+    if chat_template:
+        text = NAMED_TEMPLATES.get(chat_template)
+        if text is None:
+            candidate = Path(chat_template)
+            text = candidate.read_text(encoding="utf-8") if candidate.exists() and len(chat_template) < 4096 else chat_template
+        tokenizer.chat_template = text
+        if "<|im_end|>" in text and tokenizer.convert_tokens_to_ids("<|im_end|>") in (None, tokenizer.unk_token_id):
+            tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    if not getattr(tokenizer, "chat_template", None):
+        raise SftwiseError(
+            f"the tokenizer of {model_name} has no chat template, so sftwise cannot tell user turns from model turns. "
+            "Pass one: --chat-template chatml (a ChatML template; adds <|im_start|>/<|im_end|>), or --chat-template PATH "
+            "to a Jinja file, e.g. the template of the instruct variant of this model."
+        )
+    if not getattr(tokenizer, "is_fast", False):
+        raise SftwiseError(f"the tokenizer of {model_name} is a slow tokenizer; sftwise needs a fast one (offset mapping) for assistant-only masking")
+
+
+def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
+    """Token ids and labels: loss on model turns (content + end-of-turn marker) only."""
+    messages = conversation.to_messages()
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    spans: list[tuple[int, int]] = []
+    consistent = True
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prefix = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
+        upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        if not (full.startswith(upto) and upto.startswith(prefix)):
+            consistent = False
+            break
+        end = len(upto.rstrip())
+        spans.append((len(prefix), end))
+    if not consistent:
+        return _encode_with_generation_mask(tokenizer, messages)
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(enc["input_ids"])
+    labels = [IGNORE_INDEX] * len(ids)
+    for j, (start, stop) in enumerate(enc["offset_mapping"]):
+        if stop <= start:
+            continue
+        for a, b in spans:
+            if a <= start < b:
+                labels[j] = ids[j]
+                break
+    return Example(ids, labels)
+
+
+def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]]) -> Example:
+    if "generation" not in (tokenizer.chat_template or ""):
+        raise SftwiseError(
+            "the chat template renders earlier turns differently once later turns are added, and has no {% generation %} "
+            "markers, so the model turns cannot be located; pass --chat-template chatml or a template with {% generation %} blocks"
+        )
+    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    ids = list(out["input_ids"])
+    mask = list(out["assistant_masks"])
+    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)])
+
+
+def prepare_split(
+    name: str, dataset: Dataset, tokenizer: Any, max_length: int, overlong: str = "error"
+) -> PreparedSplit:
+    """Encode every record, apply the over-length policy, count everything that was changed or dropped."""
+    out = PreparedSplit(name=name, examples=[], total=len(dataset))
+    for record in dataset:
+        ex = encode_conversation(tokenizer, record.conversation)
+        ex.source = str(record.source)
+        out.max_tokens = max(out.max_tokens, len(ex.input_ids))
+        if len(ex.input_ids) > max_length:
+            out.overlong += 1
+            out.overlong_sources.append(f"{record.source} ({len(ex.input_ids)} tokens)")
+            if overlong == "drop":
+                out.dropped_overlong += 1
+                continue
+            if overlong == "truncate":
+                out.truncated += 1
+                ex = Example(ex.input_ids[:max_length], ex.labels[:max_length], ex.source)
+        if ex.n_loss_tokens == 0:
+            out.dropped_no_target += 1
+            continue
+        out.examples.append(ex)
+    return out
+
+
+# -- batching -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    input_ids: Any
+    labels: Any
+    attention_mask: Any | None
+    position_ids: Any | None
+    n_loss_tokens: int
+    n_tokens: int
+
+
+def pack(examples: Sequence[Example], max_length: int, pad_id: int) -> list[Example]:
+    """Greedy first-fit packing into rows of at most ``max_length`` tokens (an example is never split).
+
+    The position ids restart at 0 for each example; transformers turns that into a block-diagonal
+    attention mask (``masking_utils.find_packed_sequence_indices``), so packed examples do not attend
+    to one another. Rows are stored as Examples whose ``source`` lists the packed lengths.
+    """
+    rows: list[list[Example]] = []
+    room: list[int] = []
+    for ex in sorted(examples, key=lambda e: -len(e.input_ids)):
+        n = len(ex.input_ids)
+        for k, free in enumerate(room):
+            if free >= n:
+                rows[k].append(ex)
+                room[k] -= n
+                break
+        else:
+            rows.append([ex])
+            room.append(max_length - n)
+    packed = []
+    for row in rows:
+        ids, labels, lengths = [], [], []
+        for ex in row:
+            ids += ex.input_ids
+            labels += ex.labels
+            lengths.append(len(ex.input_ids))
+        packed.append(Example(ids, labels, source=",".join(map(str, lengths))))
+    return packed
+
+
+def batch_order(examples: Sequence[Example], batch_size: int, mode: str, rng: random.Random) -> list[list[int]]:
+    """Index batches for one epoch: shuffled; length-grouped sorts within megabatches of 50 batches."""
+    idx = list(range(len(examples)))
+    rng.shuffle(idx)
+    if mode == "length_grouped":
+        mega = batch_size * 50
+        grouped = []
+        for start in range(0, len(idx), mega):
+            chunk = sorted(idx[start : start + mega], key=lambda i: -len(examples[i].input_ids))
+            grouped += chunk
+        idx = grouped
+    batches = [idx[i : i + batch_size] for i in range(0, len(idx), batch_size)]
+    if mode == "length_grouped":
+        rng.shuffle(batches)
+    return batches
+
+
+def collate(examples: Sequence[Example], pad_id: int, packed: bool = False) -> Batch:
+    """Right-pad to the longest row; labels of padding are IGNORE_INDEX."""
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    positions = torch.zeros((len(examples), width), dtype=torch.long) if packed else None
+    for row, ex in enumerate(examples):
+        n = len(ex.input_ids)
+        ids[row, :n] = torch.tensor(ex.input_ids)
+        labels[row, :n] = torch.tensor(ex.labels)
+        mask[row, :n] = 1
+        if packed:
+            pos: list[int] = []
+            for length in (int(x) for x in ex.source.split(",")):
+                pos += list(range(length))
+            pos += list(range(width - n))  # the padding tail is a separate "sequence"
+            positions[row] = torch.tensor(pos)
+    n_loss = int((labels != IGNORE_INDEX).sum())
+    return Batch(ids, labels, None if packed else mask, positions, n_loss, int(mask.sum()))
+
+
+def iter_batches(examples: Sequence[Example], order: list[list[int]], pad_id: int, packed: bool) -> Iterator[Batch]:
+    for indices in order:
+        yield collate([examples[i] for i in indices], pad_id, packed)
