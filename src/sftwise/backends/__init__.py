@@ -1,0 +1,75 @@
+"""Text generators behind one protocol (:mod:`sftwise.backends.base`), chosen by a model spec string.
+
+=====================================  =====================================================
+spec                                   generator
+=====================================  =====================================================
+``hf:PATH`` (or a bare existing dir)   :class:`sftwise.backends.hf.HFGenerator`
+``openai:MODEL@http://host:port/v1``   :class:`sftwise.backends.openai_compat.OpenAICompatGenerator`
+``openai:MODEL``                       the same, base URL from ``OPENAI_BASE_URL`` or OpenAI's
+``gemini:MODEL``                       ``sftwise.backends.gemini`` (google-genai), imported lazily
+=====================================  =====================================================
+
+Backends are imported only when chosen, so ``import sftwise.backends`` never imports torch or an SDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
+from sftwise.io import SftwiseError
+
+SCHEMES = ("hf", "openai", "gemini")
+
+
+def parse_spec(spec: str) -> tuple[str, str, str | None]:
+    """``(scheme, model, base_url)`` from a model spec; raises SftwiseError naming the forms accepted."""
+    if not spec or not spec.strip():
+        raise SftwiseError("--model is empty; expected hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL.")
+    spec = spec.strip()
+    scheme, sep, rest = spec.partition(":")
+    if not sep or scheme not in SCHEMES:
+        if Path(spec).is_dir():
+            return "hf", spec, None
+        raise SftwiseError(f"--model {spec!r}: unknown backend; expected hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL.")
+    if not rest:
+        raise SftwiseError(f"--model {spec!r}: the part after '{scheme}:' is empty.")
+    if scheme == "openai":
+        model, at, url = rest.partition("@")
+        if at and not url.startswith(("http://", "https://")):
+            raise SftwiseError(f"--model {spec!r}: the base URL after '@' must start with http:// or https://.")
+        return scheme, model, url or None
+    return scheme, rest, None
+
+
+def get_generator(spec: str, **opts: Any) -> Generator:
+    """Build the generator a spec names. ``opts`` go to its constructor (``batch_size``, ``concurrency``,
+    ``max_retries``, ``timeout_s``, ``on_progress``...); options a backend does not take are dropped."""
+    import inspect
+
+    scheme, model, base_url = parse_spec(spec)
+    if scheme == "hf":
+        from sftwise.backends.hf import HFGenerator as cls
+
+        args: tuple = (model,)
+    elif scheme == "openai":
+        from sftwise.backends.openai_compat import OpenAICompatGenerator as cls
+
+        args = (model, base_url)
+    else:
+        try:
+            from sftwise.backends import gemini
+        except ImportError as exc:
+            raise SftwiseError(f"the gemini backend is not available ({exc}); install 'sftwise[gemini]'.") from None
+        cls = getattr(gemini, "GeminiGenerator", None)
+        if cls is None:
+            raise SftwiseError("sftwise.backends.gemini has no GeminiGenerator yet.")
+        args = (model,)
+    accepted = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    kwargs = {k: v for k, v in opts.items() if v is not None and (takes_any or k in accepted)}
+    return cls(*args, **kwargs)
+
+
+__all__ = ["GenerationParams", "GenerationRequest", "GenerationResult", "Generator", "get_generator", "parse_spec"]

@@ -49,3 +49,44 @@ class EvalSummary(BaseModel):
     few_shot: int = 0
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)  # generation params, seed, versions
+
+
+def write_results(output_dir, predictions: list[Prediction], summary: EvalSummary) -> None:
+    """Write ``predictions.jsonl`` then ``summary.json`` (atomically each) into ``output_dir``."""
+    from pathlib import Path
+
+    from sftwise.io import write_json, write_jsonl
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / PREDICTIONS_FILE, predictions)
+    write_json(out / SUMMARY_FILE, summary)
+
+
+def read_results(results_dir) -> tuple[EvalSummary, list[Prediction]]:
+    """Read a results directory; raises SftwiseError naming what is missing or malformed."""
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from sftwise.io import SftwiseError, read_jsonl
+
+    root = Path(results_dir)
+    if root.is_file() and root.name in (PREDICTIONS_FILE, SUMMARY_FILE):
+        root = root.parent
+    summary_path, predictions_path = root / SUMMARY_FILE, root / PREDICTIONS_FILE
+    for path in (summary_path, predictions_path):
+        if not path.is_file():
+            raise SftwiseError(f"{root}: not a results directory (no {path.name}); pass a directory written by 'sftwise eval -o'.")
+    try:
+        summary = EvalSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise SftwiseError(f"{summary_path}: not a valid evaluation summary ({str(exc).splitlines()[0]}).") from None
+    predictions = []
+    for number, row in enumerate(read_jsonl(predictions_path), 1):
+        try:
+            predictions.append(Prediction.model_validate(row))
+        except ValidationError as exc:
+            raise SftwiseError(f"{predictions_path}:{number}: not a valid prediction ({str(exc).splitlines()[0]}).") from None
+    return summary, predictions
