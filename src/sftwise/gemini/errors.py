@@ -1,0 +1,115 @@
+"""Service errors as sentences a user can act on, and retries where retrying is right.
+
+google-genai raises ``errors.ClientError`` (4xx) and ``errors.ServerError`` (5xx), both ``APIError``
+with ``code``, ``status`` and ``message``; google-cloud-storage raises ``google.api_core.exceptions``.
+:func:`describe_api_error` turns any of them into one line naming what failed and what to do.
+:func:`with_retries` retries 429 (quota) and 5xx / connection failures with exponential backoff, and
+never retries 400/403/404, whose answer will not change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sftwise.io import SftwiseError
+
+T = TypeVar("T")
+
+RETRY_CODES = (429, 500, 502, 503, 504)
+RETRY_ATTEMPTS = 5
+RETRY_BASE_DELAY_S = 2.0  # tests set this to 0
+RETRY_MAX_DELAY_S = 60.0
+
+ROLES_HINT = (
+    "Your account needs roles/aiplatform.user on the project and roles/storage.objectAdmin on the bucket; "
+    "the Vertex AI service agent needs read access to the bucket (see docs/vertex.md)."
+)
+
+
+def error_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx is a core dependency
+        return False
+    import requests
+
+    return isinstance(exc, (httpx.TransportError, requests.ConnectionError, ConnectionError))
+
+
+def describe_api_error(exc: BaseException, action: str) -> str:
+    """``action`` (e.g. "creating the tuning job") failed: what the service said and what to do."""
+    code = error_code(exc)
+    message = getattr(exc, "message", None) or str(exc)
+    message = " ".join(str(message).split())
+    if _is_connection_error(exc):
+        return f"{action}: cannot reach the service ({message}). Check your network or proxy settings."
+    if code == 400:
+        hint = ""
+        low = message.lower()
+        if any(word in low for word in ("dataset", "jsonl", "gs://", "parse", "example", "token")):
+            hint = " Likely a dataset problem: run `sftwise audit --target gemini-MODEL FILE` and fix its errors."
+        elif "location" in low or "region" in low:
+            hint = " Pick a region that offers tuning, e.g. --location us-central1."
+        return f"{action}: the service rejected the request (400 {getattr(exc, 'status', '') or 'INVALID_ARGUMENT'}): {message}.{hint}"
+    if code in (401, 403):
+        return f"{action}: permission denied ({code}): {message}. {ROLES_HINT}"
+    if code == 404:
+        return f"{action}: not found (404): {message}. Check the project, the region (--location) and the name."
+    if code == 429:
+        return (f"{action}: quota exhausted (429) after {RETRY_ATTEMPTS} attempts: {message}. "
+                "Wait and retry, or request more tuning quota for this region in the Cloud console.")
+    if code is not None and code >= 500:
+        return f"{action}: the service failed ({code}) after {RETRY_ATTEMPTS} attempts: {message}. This is on Google's side; retry later."
+    return f"{action}: {type(exc).__name__}: {message}"
+
+
+def is_api_error(exc: BaseException) -> bool:
+    if error_code(exc) is not None or _is_connection_error(exc):
+        return True
+    try:
+        from google.api_core import exceptions as gexc
+
+        return isinstance(exc, gexc.GoogleAPIError)
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def with_retries(
+    fn: Callable[[], T],
+    *,
+    action: str,
+    retry_codes: tuple[int, ...] = RETRY_CODES,
+    attempts: int | None = None,
+    sleep: Callable[[float], Any] = time.sleep,
+    on_retry: Callable[[str], Any] | None = None,
+) -> T:
+    """Call ``fn``; retry quota and server errors with exponential backoff; raise SftwiseError otherwise."""
+    attempts = attempts or RETRY_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except SftwiseError:
+            raise
+        except Exception as exc:
+            if not is_api_error(exc):
+                raise
+            code = error_code(exc)
+            retryable = (code in retry_codes) or (code is None and _is_connection_error(exc))
+            if not retryable or attempt == attempts:
+                raise SftwiseError(describe_api_error(exc, action)) from None
+            delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * 2 ** (attempt - 1))
+            if on_retry is not None:
+                on_retry(f"{action}: {code or 'connection error'}, retrying in {delay:.0f}s (attempt {attempt + 1}/{attempts})")
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,193 @@
+"""Tuning Gemini on Vertex AI: validate, upload, create the job, optionally wait and fetch its curves.
+
+The order matters and is the point of this module:
+
+1. **Validate the base model and region** (no network): a model that cannot be tuned, a discontinued
+   one, an adapter size the model does not offer or a region without tuning stop here.
+2. **Audit the datasets against the model's limits** (``audit/gemini_limits``, no network): a line the
+   service would reject or an example over the token limit stops the run *before* anything is
+   uploaded, with the limit and the offending ``file:line``\\ s. Files in another format are converted
+   to Gemini JSONL in the run directory first. ``gs://`` inputs are taken as they are (not audited).
+3. **Credentials**, then **upload** local files to the user's bucket (content-addressed, so a re-run
+   does not upload again) with google-cloud-storage.
+4. **Create the job** with ``client.tunings.tune`` and ``types.CreateTuningJobConfig``: epochs from the
+   spec, learning-rate multiplier (default 1.0, the service's recommendation for a first run), adapter
+   size (the model's default unless given), validation set, display name. 429 and 503 are retried;
+   400 / 403 become a sentence saying what to fix.
+5. Print the job name and console link and write ``run_dir/vertex_job.json``; with ``wait=True`` poll
+   until a terminal state, then fetch the curves into ``run_dir/metrics.jsonl`` (so ``sftwise
+   diagnose`` and ``report`` work unchanged). A job that fails server-side raises with the service's
+   error and the likely dataset cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from sftwise.audit.gemini_limits import adapter_enum, check_gemini_target, resolve_model
+from sftwise.findings import Severity, sort_findings
+from sftwise.gemini import jobs as vjobs
+from sftwise.gemini.client import VertexContext, check_region, genai_client, resolve_context, storage_client
+from sftwise.gemini.errors import with_retries
+from sftwise.gemini.storage import parse_gs_uri, upload_file
+from sftwise.io import SftwiseError, write_json
+from sftwise.train.spec import CONFIG_FILE, TrainSpec
+
+MAX_DISPLAY_NAME = 128
+
+
+class VertexRun(BaseModel):
+    """What ``train_vertex`` did: the request it sent and the job as last seen."""
+
+    job: vjobs.JobInfo
+    request: dict[str, Any]
+    run_dir: str
+    metrics_points: int = 0
+
+
+def _prepare_dataset(path: str, role: str, run_dir: Path) -> tuple[str, bool]:
+    """(path or gs:// URI, is_local); other formats are converted to Gemini JSONL in the run dir."""
+    if path.startswith("gs://"):
+        parse_gs_uri(path)
+        return path, False
+    local = Path(path)
+    if not local.is_file():
+        raise SftwiseError(f"--{role} {path}: no such file")
+    if local.suffix.lower() == ".jsonl" and _looks_gemini(local):
+        return str(local), True
+    from sftwise import formats
+
+    converted = run_dir / "vertex" / f"{role}.jsonl"
+    converted.parent.mkdir(parents=True, exist_ok=True)
+    formats.write(formats.load(str(local)), str(converted), format="gemini")
+    return str(converted), True
+
+
+def _looks_gemini(path: Path) -> bool:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                return '"contents"' in line
+    return True
+
+
+def validate_for_vertex(train: str, validation: str | None, model: str, *, max_listed: int = 10) -> None:
+    """Raise with the limits and offending lines when the local datasets would be rejected."""
+    findings = check_gemini_target(train, validation, target=model, max_listed=max_listed)
+    errors = [f for f in sort_findings(findings) if f.severity is Severity.ERROR]
+    if not errors:
+        return
+    shown = "\n  ".join(str(f) for f in errors[:max_listed])
+    more = f"\n  ... and {len(errors) - max_listed} more" if len(errors) > max_listed else ""
+    raise SftwiseError(
+        f"the dataset would be rejected by Vertex AI tuning of {model}; nothing was uploaded. "
+        f"{len(errors)} problem(s):\n  {shown}{more}\nRun `sftwise audit --target {model} FILE` for the full list."
+    )
+
+
+def build_request(spec: TrainSpec, model: str, train_uri: str, validation_uri: str | None, display_name: str | None) -> tuple[dict[str, Any], Any]:
+    """The ``tunings.tune`` keyword arguments for ``spec`` (and a plain-dict view of them for the record)."""
+    from google.genai import types
+
+    limits = resolve_model(model)
+    adapter = adapter_enum(spec.adapter_size or limits.default_adapter_size, limits)
+    multiplier = spec.lr_multiplier if spec.lr_multiplier is not None else 1.0
+    name = display_name or f"sftwise-{Path(spec.run_dir).name}"
+    if len(name) > MAX_DISPLAY_NAME:
+        raise SftwiseError(f"--display-name is {len(name)} characters; the service accepts at most {MAX_DISPLAY_NAME}")
+    config = types.CreateTuningJobConfig(
+        epoch_count=spec.epochs,
+        learning_rate_multiplier=multiplier,
+        adapter_size=adapter,
+        tuned_model_display_name=name,
+        validation_dataset=types.TuningValidationDataset(gcs_uri=validation_uri) if validation_uri else None,
+    )
+    kwargs = {"base_model": limits.model, "training_dataset": types.TuningDataset(gcs_uri=train_uri), "config": config}
+    record = {"base_model": limits.model, "training_dataset_uri": train_uri, "validation_dataset_uri": validation_uri,
+              "epoch_count": spec.epochs, "learning_rate_multiplier": multiplier, "adapter_size": adapter,
+              "tuned_model_display_name": name}
+    return kwargs, record
+
+
+def train_vertex(
+    spec: TrainSpec,
+    *,
+    bucket: str | None = None,
+    project: str | None = None,
+    location: str | None = None,
+    wait: bool = False,
+    display_name: str | None = None,
+    poll_interval_s: float = 60.0,
+    client: Any = None,
+    storage: Any = None,
+    echo: Callable[[str], Any] = print,
+) -> VertexRun:
+    """Tune ``spec.model`` (a Gemini id) on Vertex AI with ``spec.train`` / ``spec.validation``.
+
+    ``client`` / ``storage`` (a google-genai client, a google-cloud-storage client) are built from
+    Application Default Credentials when not given. Returns a :class:`VertexRun`; raises
+    :class:`SftwiseError` with what to fix for every expected failure.
+    """
+    run_dir = Path(spec.run_dir)
+    limits = resolve_model(spec.model)  # 1. model, adapter, region: no network
+    adapter_enum(spec.adapter_size or limits.default_adapter_size, limits)
+    if location is not None:
+        check_region(location)
+    if bucket is not None:
+        parse_gs_uri(bucket)
+
+    train_path, train_local = _prepare_dataset(spec.train, "train", run_dir)  # 2. audit before upload
+    val_path, val_local = _prepare_dataset(spec.validation, "validation", run_dir) if spec.validation else (None, False)
+    local_train = train_path if train_local else None
+    local_val = val_path if val_local else None
+    if local_train or local_val:
+        if local_train is None:
+            raise SftwiseError("a local --validation file needs a local --train file too, or give both as gs:// URIs")
+        validate_for_vertex(local_train, local_val, limits.model)
+    if (train_local or val_local) and not bucket:
+        raise SftwiseError("local dataset files need a Cloud Storage bucket to upload to: pass --bucket gs://YOUR_BUCKET (see docs/vertex.md)")
+
+    ctx: VertexContext | None = None  # 3. credentials, upload
+    if client is None or ((train_local or val_local) and storage is None):
+        ctx = resolve_context(project, location)
+    if client is None:
+        client = genai_client(ctx)
+    if train_local or val_local:
+        storage = storage if storage is not None else storage_client(ctx)
+        if train_local:
+            echo(f"uploading {train_path} ...")
+            train_path = upload_file(storage, train_path, bucket)
+        if val_local:
+            echo(f"uploading {val_path} ...")
+            val_path = upload_file(storage, val_path, bucket)
+
+    kwargs, record = build_request(spec, limits.model, train_path, val_path, display_name)  # 4. create
+    job = with_retries(lambda: vjobs.tune(client, **kwargs), action=f"creating the tuning job for {limits.model}", retry_codes=(429, 503))
+    info = vjobs.job_info(job)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / CONFIG_FILE, spec)
+    write_json(run_dir / "vertex_request.json", record)
+    write_json(run_dir / vjobs.JOB_FILE, info)
+    echo(f"tuning job: {info.name}")
+    echo(f"console:    {info.console_url}")
+
+    result = VertexRun(job=info, request=record, run_dir=str(run_dir))
+    if not wait:  # 5. wait, fetch curves
+        echo(f"follow it with: sftwise jobs get {info.name} --run-dir {run_dir}")
+        return result
+    info = vjobs.wait_for_job(client, info.name, interval_s=poll_interval_s)
+    result.job = info
+    write_json(run_dir / vjobs.JOB_FILE, info)
+    if info.state == "JOB_STATE_FAILED":
+        raise SftwiseError(f"tuning job {info.name} failed on the service: {info.error}. Likely cause: {info.likely_cause}")
+    if info.state != "JOB_STATE_SUCCEEDED":
+        raise SftwiseError(f"tuning job {info.name} ended as {info.state}; nothing to fetch")
+    if info.experiment:
+        result.metrics_points = len(vjobs.save_job_metrics(client, info, run_dir))
+        echo(f"{result.metrics_points} metric points -> {run_dir / 'metrics.jsonl'}")
+    echo(f"tuned model endpoint: {info.endpoint}")
+    return result

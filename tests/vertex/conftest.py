@@ -1,0 +1,68 @@
+"""Fixtures for the Vertex AI tests: the local emulator and the real SDK clients pointed at it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
+
+from vertex_emulator import VertexEmulator  # noqa: E402
+
+PROJECT, LOCATION = "demo-project", "us-central1"
+
+
+@pytest.fixture
+def emulator(monkeypatch):
+    """A started emulator; env points google-genai and google-cloud-storage at it; ADC is faked."""
+    from google.oauth2.credentials import Credentials
+
+    from sftwise.gemini import client as gclient
+    from sftwise.gemini import errors
+
+    emu = VertexEmulator(project=PROJECT, location=LOCATION).start()
+    monkeypatch.setenv("GOOGLE_VERTEX_BASE_URL", emu.base_url)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emu.base_url.rstrip("/"))
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.delenv("GOOGLE_CLOUD_LOCATION", raising=False)
+    monkeypatch.setattr(gclient, "default_credentials", lambda: (Credentials(token="test-token"), PROJECT))
+    monkeypatch.setattr(errors, "RETRY_BASE_DELAY_S", 0.0)
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def genai_client(emulator):
+    from sftwise.gemini.client import genai_client, resolve_context
+
+    return genai_client(resolve_context(PROJECT, LOCATION))
+
+
+@pytest.fixture
+def storage_client(emulator):
+    from sftwise.gemini.client import resolve_context, storage_client
+
+    return storage_client(resolve_context(PROJECT, LOCATION))
+
+
+def write_gemini(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def example(user: str = "Where is my order 123?", model: str = '{"team": "shipping"}', system: str | None = "Route tickets.") -> dict:
+    row: dict = {"contents": [{"role": "user", "parts": [{"text": user}]}, {"role": "model", "parts": [{"text": model}]}]}
+    if system:
+        row["systemInstruction"] = {"role": "system", "parts": [{"text": system}]}
+    return row
+
+
+@pytest.fixture
+def datasets(tmp_path):
+    train = write_gemini(tmp_path / "train.jsonl", [example(f"ticket {i} about order {i}") for i in range(12)])
+    val = write_gemini(tmp_path / "val.jsonl", [example(f"held-out ticket {i}") for i in range(4)])
+    return train, val
