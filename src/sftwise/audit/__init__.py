@@ -1,0 +1,187 @@
+"""``sftwise audit``: everything wrong with a fine-tuning dataset, before money is spent on tuning.
+
+:func:`audit` reads each split with :func:`sftwise.formats.read` (whose findings, SW100-SW118, come
+first), profiles it once (token counts, characters, text hashes per example), then runs every
+registered check and returns an :class:`AuditReport`: the findings, errors first, and Vertex-style
+statistics per split.
+
+Checks live one family per module: ``schema`` (SW12x), ``lengths`` (SW2xx), ``dataset`` (SW3xx),
+``duplicates`` (SW4xx). **Adding a check**: create ``sftwise/audit/<name>.py`` and decorate a function
+with :func:`~sftwise.audit.base.split_check` (``fn(split, dataset, ctx)``) or
+:func:`~sftwise.audit.base.cross_split_check` (``fn(splits, ctx)``); every module of this package is
+imported by :func:`audit`, so nothing else needs editing. ``ctx`` (:class:`AuditContext`) carries
+``model``, ``max_tokens``, ``target``, the token counter and the split profiles. A check that raises
+is reported as SW199 instead of aborting the audit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sftwise.audit.base import CROSS_SPLIT_CHECKS, SPLIT_CHECKS, AuditContext, cross_split_check, profile, split_check
+from sftwise.audit.stats import DatasetStats, Distribution, dataset_stats
+from sftwise.conversation import Dataset
+from sftwise.findings import Finding, Severity, rule, sort_findings
+from sftwise.formats import read
+from sftwise.formats.rules import W, emit
+from sftwise.io import SftwiseError
+from sftwise.tokens import get_counter
+
+__all__ = ["AuditContext", "AuditReport", "DatasetStats", "Distribution", "audit", "cross_split_check", "split_check"]
+
+rule("SW199", "check-failed", W, "An audit check raised an unexpected error; its findings are missing.",
+     "A bug in sftwise or a plug-in check: please report it with the message. The other checks still ran.")
+
+_BUILTIN = ("schema", "lengths", "dataset", "duplicates")
+_NOT_CHECKS = {"base", "stats"}
+_loaded = False
+_load_errors: list[Finding] = []
+
+
+def _load_checks() -> None:
+    """Import the built-in check modules, then every other module of the package (plug-ins)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for name in _BUILTIN:
+        importlib.import_module(f"{__name__}.{name}")
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in _BUILTIN or info.name in _NOT_CHECKS or info.name.startswith("_"):
+            continue
+        try:
+            importlib.import_module(f"{__name__}.{info.name}")
+        except Exception as exc:  # a broken plug-in must not take the audit down
+            _load_errors.append(emit("SW199", f"audit check module {info.name!r} failed to import ({type(exc).__name__}: {exc}).", "Report this bug; the other checks ran."))
+
+
+class AuditReport(BaseModel):
+    """The result of :func:`audit`: findings (errors first) and statistics per split."""
+
+    findings: list[Finding] = Field(default_factory=list)
+    stats: dict[str, DatasetStats] = Field(default_factory=dict)
+    files: dict[str, str] = Field(default_factory=dict)
+    model: str | None = None
+    tokenizer: str = "estimate"
+    max_tokens: int | None = None
+    target: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        result = {s.value: 0 for s in Severity}
+        for f in self.findings:
+            result[f.severity.value] += 1
+        return result
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def _as_dataset(data: Dataset | str | os.PathLike[str], findings: list[Finding]) -> Dataset:
+    if isinstance(data, Dataset):
+        return data
+    result = read(data)
+    findings.extend(result.findings)
+    return result.dataset
+
+
+def _run(check: Any, args: tuple, findings: list[Finding]) -> None:
+    try:
+        findings.extend(check(*args))
+    except Exception as exc:
+        name = getattr(check, "__qualname__", repr(check))
+        findings.append(emit("SW199", f"check {check.__module__}.{name} failed ({type(exc).__name__}: {exc}).", "Report this bug; the other checks ran."))
+
+
+def audit(
+    train: Dataset | str | os.PathLike[str],
+    validation: Dataset | str | os.PathLike[str] | None = None,
+    test: Dataset | str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    max_tokens: int | None = None,
+    *,
+    target: str | None = None,
+    max_listed: int = 50,
+) -> AuditReport:
+    """Audit a training file (and optionally validation and test files) and return every finding.
+
+    ``model`` names a tokenizer to count tokens with (a local path or a cached Hugging Face name; no
+    download) and a known per-example limit; ``max_tokens`` overrides that limit (your trainer's
+    ``max_length``). ``target`` (``gemini-2.5-flash``...) is passed to checks of a tuning service's
+    limits. ``max_listed`` caps how many locations each code lists per file (0 = all).
+    """
+    if max_tokens is not None and max_tokens <= 0:
+        raise SftwiseError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")
+    _load_checks()
+    findings: list[Finding] = list(_load_errors)
+    splits: dict[str, Dataset] = {}
+    for name, data in (("train", train), ("validation", validation), ("test", test)):
+        if data is not None:
+            splits[name] = _as_dataset(data, findings)
+    counter, problem = get_counter(model)
+    limit = max_tokens or counter.context_limit
+    ctx = AuditContext(model=model, max_tokens=limit, target=target, counter=counter, max_listed=max_listed,
+                       files={k: v.path or "<memory>" for k, v in splits.items()})
+    if problem:
+        findings.append(emit("SW204", f"{problem}; token counts are estimates.", "Point --model at a local model directory.", field="--model"))
+    if counter.estimated:
+        findings.append(emit("SW203", "token counts are estimated (UTF-8 bytes / 4), not counted with a tokenizer; chat-template tokens are not included.",
+                             "Pass --model PATH with a local tokenizer for exact counts."))
+    if not limit:
+        findings.append(emit("SW205", "no per-example token limit is known, so truncation is not checked.",
+                             "Pass --max-tokens N (your trainer's max_length) or a --model with a known limit."))
+    stats: dict[str, DatasetStats] = {}
+    for name, dataset in splits.items():
+        ctx.profiles[name] = prof = profile(dataset, counter)
+        stats[name] = dataset_stats(name, dataset.path, dataset.format, prof, counter.name, counter.estimated, limit)
+    for name, dataset in splits.items():
+        for check in SPLIT_CHECKS:
+            _run(check, (name, dataset, ctx), findings)
+    for check in CROSS_SPLIT_CHECKS:
+        _run(check, (splits, ctx), findings)
+    if target and target.startswith("gemini") and not any(c.__module__.endswith("gemini_limits") for c in CROSS_SPLIT_CHECKS):
+        _gemini_target(splits, ctx, findings)
+    return AuditReport(findings=_cap(sort_findings(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
+                       max_tokens=limit, target=target)
+
+
+def _cap(findings: list[Finding], max_listed: int) -> list[Finding]:
+    """At most ``max_listed`` located findings per code and file, then one finding counting the rest."""
+    if not max_listed:
+        return findings
+    kept: list[Finding] = []
+    seen: dict[tuple[str, str | None], int] = {}
+    for f in findings:
+        key = (f.code, f.file)
+        seen[key] = seen.get(key, 0) + 1
+        if f.line is None or seen[key] <= max_listed:
+            kept.append(f)
+    for (code, file), n in seen.items():
+        if n > max_listed:
+            sample = next(f for f in findings if f.code == code and f.file == file)
+            kept.append(sample.model_copy(update={"message": f"{n - max_listed} more {code} findings in this file are not listed (the first {max_listed} are).", "line": None, "column": None, "field": None}))
+    return sort_findings(kept)
+
+
+def _gemini_target(splits: dict[str, Dataset], ctx: AuditContext, findings: list[Finding]) -> None:
+    """Service-limit checks for ``--target gemini-*`` from ``audit/gemini_limits.py`` (issue 7), when present."""
+    try:
+        from sftwise.audit.gemini_limits import check_gemini_target
+    except ImportError:
+        raise SftwiseError(f"--target {ctx.target}: the Gemini limit checks are not installed in this version of sftwise.") from None
+    _run(lambda: check_gemini_target(splits["train"], splits.get("validation"), target=ctx.target), (), findings)
+
+
+def findings_by_code(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Group findings by code (for renderers)."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.code, []).append(f)
+    return groups

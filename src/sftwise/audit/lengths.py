@@ -1,0 +1,58 @@
+"""SW200-SW209: token lengths per example, against the model's per-example limit.
+
+Counts come from the split profiles (:func:`sftwise.audit.base.profile`), made with the model's
+tokenizer when it loads offline and with the documented estimate of :mod:`sftwise.tokens` otherwise.
+An example over the limit is an error: trainers truncate it silently (TRL's default ``max_length`` is
+1024) and the tuning services drop or truncate it, so the model learns from a cut-off answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from sftwise.audit.base import AuditContext, listed, split_check
+from sftwise.conversation import Dataset
+from sftwise.findings import Finding, rule
+from sftwise.formats.rules import E, I, W, emit
+
+rule("SW201", "over-token-limit", E, "An example longer (input + output tokens) than the model's per-example limit.",
+     "It will be truncated (usually the end, i.e. the answer) or dropped, silently: the model learns from a cut-off target.",
+     "train.jsonl:12: 9,210 tokens (input 9,100 + output 110) > limit 8,192 of llama-3-8b")
+rule("SW202", "length-distribution", I, "The distribution of input and output token counts of a split (min / p50 / p90 / p99 / max).",
+     "Tells you the max_length to train with and whether the outputs are the length you expect at serving time.")
+rule("SW203", "estimated-tokens", I, "Token counts are estimated (UTF-8 bytes / 4), not counted with the model's tokenizer.",
+     "Estimates can be 20-30 % off for code, numbers or non-English text; pass --model with a local tokenizer for exact counts.")
+rule("SW204", "tokenizer-unavailable", W, "--model named a tokenizer that could not be loaded offline; the estimate is used instead.",
+     "sftwise never downloads at audit time: point --model at a local model directory, or download it first.")
+rule("SW205", "no-token-limit", I, "No per-example token limit is known, so truncation is not checked.",
+     "Pass --max-tokens N (your trainer's max_length) or a --model whose limit is known.")
+rule("SW206", "near-token-limit", W, "An example within 10 % of the per-example token limit.",
+     "Chat-template tokens (role markers, end-of-turn) are not counted here and may push it over.")
+
+
+@split_check
+def check_lengths(split: str, dataset: Dataset, ctx: AuditContext) -> Iterator[Finding]:
+    prof = ctx.profiles.get(split)
+    if prof is None or len(prof) == 0:
+        return
+    file = dataset.path
+    how = "estimated tokens" if ctx.counter.estimated else f"tokens ({ctx.counter.name})"
+    yield emit("SW202", f"{split}: input {how} min/p50/p90/p99/max = {_dist(prof.input_tokens)}; output = {_dist(prof.output_tokens)}.",
+               "Set max_length above the p99 of input + output.", file)
+    limit = ctx.max_tokens
+    if not limit:
+        return
+    total = prof.total_tokens
+    over = np.flatnonzero(total > limit)
+    yield from listed("SW201", ((prof.lines[k], f"{total[k]:,} {how} (input {prof.input_tokens[k]:,} + output {prof.output_tokens[k]:,}) > limit {limit:,}; it would be truncated.") for k in over),
+                      file, "Shorten the input, split the example, or drop it.", ctx.max_listed,
+                      lambda n: f"{n} more examples over the limit of {limit:,} tokens.")
+    near = np.flatnonzero((total > 0.9 * limit) & (total <= limit))
+    yield from listed("SW206", ((prof.lines[k], f"{total[k]:,} {how}, within 10 % of the limit {limit:,}.") for k in near),
+                      file, "Leave room for chat-template tokens.", ctx.max_listed, lambda n: f"{n} more examples near the limit.")
+
+
+def _dist(values: np.ndarray) -> str:
+    return " / ".join(f"{int(v):,}" for v in np.percentile(values, [0, 50, 90, 99, 100], method="lower"))
