@@ -12,7 +12,7 @@ request that still fails gets ``error`` set rather than raising (the Generator c
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,6 +35,8 @@ class GeminiGenerator:
         location: str | None = None,
         client: Any = None,
         concurrency: int = 4,
+        max_retries: int = 4,
+        on_progress: Callable[[int, int], None] | None = None,
         name: str | None = None,
     ) -> None:
         model = model.removeprefix("gemini:")
@@ -47,6 +49,8 @@ class GeminiGenerator:
         self.model = model
         self.name = name or f"gemini:{model}"
         self.concurrency = concurrency
+        self.max_retries = max(0, max_retries)
+        self.on_progress = on_progress
         if client is None:
             from sftwise.gemini.client import genai_client, resolve_context
 
@@ -83,9 +87,10 @@ class GeminiGenerator:
             response = with_retries(
                 lambda: self.client.models.generate_content(model=self.model, contents=contents, config=self._config(request, params)),
                 action=f"generating with {self.model}",
+                attempts=self.max_retries + 1,
             )
         except SftwiseError as exc:
-            return GenerationResult(id=request.id, error=str(exc), latency_s=time.perf_counter() - start)
+            return self._done(GenerationResult(id=request.id, error=str(exc), latency_s=time.perf_counter() - start))
         usage = response.usage_metadata
         text = response.text
         error = None
@@ -93,11 +98,16 @@ class GeminiGenerator:
             reason = response.candidates[0].finish_reason if response.candidates else None
             blocked = response.prompt_feedback.block_reason if response.prompt_feedback else None
             error = f"no text in the response (finish reason {reason}, block reason {blocked})"
-        return GenerationResult(
+        return self._done(GenerationResult(
             id=request.id, text=text, error=error, latency_s=time.perf_counter() - start,
             prompt_tokens=usage.prompt_token_count if usage else None,
             completion_tokens=usage.candidates_token_count if usage else None,
-        )
+        ))
+
+    def _done(self, result: GenerationResult) -> GenerationResult:
+        if self.on_progress is not None:
+            self.on_progress(1, result.completion_tokens or 0)
+        return result
 
     def generate(self, requests: Sequence[GenerationRequest], params: GenerationParams) -> list[GenerationResult]:
         if self.concurrency == 1 or len(requests) <= 1:

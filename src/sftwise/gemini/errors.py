@@ -47,9 +47,10 @@ def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.TransportError, requests.ConnectionError, ConnectionError))
 
 
-def describe_api_error(exc: BaseException, action: str) -> str:
+def describe_api_error(exc: BaseException, action: str, attempts: int | None = None) -> str:
     """``action`` (e.g. "creating the tuning job") failed: what the service said and what to do."""
     code = error_code(exc)
+    attempts = attempts or RETRY_ATTEMPTS
     message = getattr(exc, "message", None) or str(exc)
     message = " ".join(str(message).split())
     if _is_connection_error(exc):
@@ -67,10 +68,10 @@ def describe_api_error(exc: BaseException, action: str) -> str:
     if code == 404:
         return f"{action}: not found (404): {message}. Check the project, the region (--location) and the name."
     if code == 429:
-        return (f"{action}: quota exhausted (429) after {RETRY_ATTEMPTS} attempts: {message}. "
+        return (f"{action}: quota exhausted (429) after {attempts} attempt(s): {message}. "
                 "Wait and retry, or request more tuning quota for this region in the Cloud console.")
     if code is not None and code >= 500:
-        return f"{action}: the service failed ({code}) after {RETRY_ATTEMPTS} attempts: {message}. This is on Google's side; retry later."
+        return f"{action}: the service failed ({code}) after {attempts} attempt(s): {message}. This is on Google's side; retry later."
     return f"{action}: {type(exc).__name__}: {message}"
 
 
@@ -107,7 +108,7 @@ def with_retries(
             code = error_code(exc)
             retryable = (code in retry_codes) or (code is None and _is_connection_error(exc))
             if not retryable or attempt == attempts:
-                raise SftwiseError(describe_api_error(exc, action)) from None
+                raise SftwiseError(describe_api_error(exc, action, attempt)) from None
             delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * 2 ** (attempt - 1))
             if on_retry is not None:
                 on_retry(f"{action}: {code or 'connection error'}, retrying in {delay:.0f}s (attempt {attempt + 1}/{attempts})")

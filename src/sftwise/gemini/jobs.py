@@ -301,3 +301,31 @@ def tune(client: Any, **kwargs: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return client.tunings.tune(**kwargs)
+
+
+class BestCheckpoint(BaseModel):
+    """The checkpoint of a Vertex run to evaluate: the diagnosis's best epoch mapped to its endpoint."""
+
+    job: str
+    best_epoch: float | None
+    checkpoint: Checkpoint
+    verdict: str
+    model_spec: str  # what to pass to `sftwise eval --model`
+
+
+def best_checkpoint(run_dir: str | Path) -> BestCheckpoint:
+    """Diagnose ``run_dir/metrics.jsonl`` and map the best epoch to the job's checkpoint endpoint."""
+    from sftwise.diagnose import diagnose_run
+
+    run_dir = Path(run_dir)
+    path = run_dir / JOB_FILE
+    if not path.exists():
+        raise SftwiseError(f"{path} does not exist: is {run_dir} the run dir of `sftwise train --backend vertex` or `sftwise jobs get --run-dir`?")
+    info = JobInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    diagnosis = diagnose_run(run_dir)
+    epoch = diagnosis.best_epoch if diagnosis.best_epoch is not None else float(info.epoch_count or 1)
+    checkpoint = checkpoint_for_epoch(info, epoch)
+    if not checkpoint.endpoint:
+        raise SftwiseError(f"checkpoint {checkpoint.checkpoint_id} of {info.name} has no endpoint; deploy it from the console page {info.console_url}")
+    return BestCheckpoint(job=info.name, best_epoch=diagnosis.best_epoch, checkpoint=checkpoint,
+                          verdict=diagnosis.headline(), model_spec=f"gemini:{checkpoint.endpoint}")

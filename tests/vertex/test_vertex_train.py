@@ -1,0 +1,218 @@
+"""sftwise train --backend vertex: exact requests through the real SDKs, waiting, curves, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import LOCATION, PROJECT, example, write_gemini
+
+from sftwise.io import SftwiseError
+from sftwise.runlog import read_metrics
+from sftwise.train.spec import TrainSpec
+from sftwise.train.vertex import train_vertex
+
+PARENT = f"/v1beta1/projects/{PROJECT}/locations/{LOCATION}"
+
+
+def spec(train, val=None, tmp_path=None, **kw):
+    return TrainSpec(model=kw.pop("model", "gemini-2.5-flash"), train=str(train), validation=str(val) if val else None,
+                     run_dir=str(tmp_path / "run"), **kw)
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+def test_create_request_body_is_exactly_what_the_service_expects(emulator, datasets, tmp_path):
+    train, val = datasets
+    run = train_vertex(spec(train, val, tmp_path, epochs=5, lr_multiplier=0.5, adapter_size=8), bucket="gs://sftwise-test/tuning",
+                       display_name="tickets-v1", echo=quiet)
+    (body,) = emulator.bodies("POST", f"{PARENT}/tuningJobs")
+    train_uri = run.request["training_dataset_uri"]
+    val_uri = run.request["validation_dataset_uri"]
+    assert body == {
+        "baseModel": "gemini-2.5-flash",
+        "supervisedTuningSpec": {
+            "trainingDatasetUri": train_uri,
+            "validationDatasetUri": val_uri,
+            "hyperParameters": {"epochCount": 5, "learningRateMultiplier": 0.5, "adapterSize": "ADAPTER_SIZE_EIGHT"},
+        },
+        "tunedModelDisplayName": "tickets-v1",
+    }
+    assert train_uri.startswith("gs://sftwise-test/tuning/sftwise/") and train_uri.endswith("/train.jsonl")
+    bucket, name = train_uri[5:].split("/", 1)
+    assert emulator.objects[(bucket, name)] == train.read_bytes()
+    assert emulator.objects[tuple(val_uri[5:].split("/", 1))] == val.read_bytes()
+    assert run.job.state == "JOB_STATE_PENDING"
+    assert run.job.console_url.endswith("/locations/us-central1/tuningJob/1001?project=demo-project")
+    saved = json.loads((tmp_path / "run" / "vertex_job.json").read_text())
+    assert saved["name"] == f"projects/{PROJECT}/locations/{LOCATION}/tuningJobs/1001"
+    auth = [r.headers.get("authorization") for r in emulator.requests if "tuningJobs" in r.path]
+    assert auth == ["Bearer test-token"]
+
+
+def test_defaults_are_the_recommended_ones_and_uploads_are_not_repeated(emulator, datasets, tmp_path):
+    train, _ = datasets
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    first, second = emulator.bodies("POST", f"{PARENT}/tuningJobs")
+    assert first == second
+    assert first["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 3, "learningRateMultiplier": 1.0, "adapterSize": "ADAPTER_SIZE_FOUR"}
+    assert "validationDatasetUri" not in first["supervisedTuningSpec"]
+    uploads = [r for r in emulator.requests if r.path.startswith("/upload/")]
+    assert len(uploads) == 1  # content-addressed: the second run found the object
+
+
+def test_gs_uris_are_taken_as_they_are(emulator, tmp_path):
+    emulator.objects[("sftwise-test", "d/train.jsonl")] = b"{}\n"
+    train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), echo=quiet)
+    (body,) = emulator.bodies("POST", f"{PARENT}/tuningJobs")
+    assert body["supervisedTuningSpec"]["trainingDatasetUri"] == "gs://sftwise-test/d/train.jsonl"
+    assert not [r for r in emulator.requests if "storage" in r.path]
+
+
+def test_wait_polls_to_success_and_writes_metrics_for_diagnose(emulator, datasets, tmp_path):
+    from sftwise.diagnose import diagnose_run
+    from sftwise.gemini.jobs import best_checkpoint
+
+    train, val = datasets
+    run = train_vertex(spec(train, val, tmp_path, epochs=3), bucket="gs://sftwise-test", wait=True, poll_interval_s=0, echo=quiet)
+    assert run.job.state == "JOB_STATE_SUCCEEDED"
+    assert [c.epoch for c in run.job.checkpoints] == [1, 2, 3]
+    points = read_metrics(tmp_path / "run")
+    train_points = [p for p in points if p.split == "train"]
+    val_points = [p for p in points if p.split == "validation"]
+    assert len(train_points) == 12 and train_points[0].epoch == 0.25 and train_points[-1].epoch == 3.0
+    assert train_points[0].loss > train_points[-1].loss and train_points[-1].token_accuracy > 0.9
+    assert [(p.epoch, p.scope, p.checkpoint) for p in val_points] == [(1.0, "epoch", "1"), (2.0, "epoch", "2"), (3.0, "epoch", "3")]
+    diagnosis = diagnose_run(tmp_path / "run")
+    assert diagnosis.best_epoch == 2.0
+    best = best_checkpoint(tmp_path / "run")
+    assert best.checkpoint.checkpoint_id == "2"
+    assert best.model_spec == f"gemini:projects/{PROJECT}/locations/{LOCATION}/endpoints/10012"
+    gets = [r for r in emulator.requests if r.method == "GET" and r.path.endswith("/tuningJobs/1001")]
+    assert len(gets) == 3  # pending -> running -> running (tuning) -> succeeded
+
+
+def test_server_side_failure_shows_the_error_and_likely_cause(emulator, datasets, tmp_path):
+    emulator.fail_jobs_with = (3, "Dataset validation failed: line 7 exceeds the maximum token count.")
+    train, _ = datasets
+    with pytest.raises(SftwiseError) as err:
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", wait=True, poll_interval_s=0, echo=quiet)
+    text = str(err.value)
+    assert "failed on the service: Dataset validation failed: line 7 exceeds the maximum token count. (code 3)" in text
+    assert "longer than the model's token limit" in text and "sftwise audit --target gemini-2.5-flash" in text
+    assert json.loads((tmp_path / "run" / "vertex_job.json").read_text())["state"] == "JOB_STATE_FAILED"
+
+
+def test_dataset_over_limits_is_caught_before_upload(emulator, tmp_path):
+    rows = [example() for _ in range(3)] + [example(user="word " * 700_000)]
+    bad_role = example()
+    bad_role["contents"][0]["role"] = "human"
+    train = write_gemini(tmp_path / "train.jsonl", rows + [bad_role])
+    with pytest.raises(SftwiseError) as err:
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    text = str(err.value)
+    assert "nothing was uploaded" in text
+    assert f"{train}:4: SW606" in text and "accepts at most 131,072 per example" in text
+    assert f"{train}:5:" not in text or "SW601" in text
+    assert "role must be 'user' or 'model', got 'human'" in text
+    assert emulator.requests == []
+
+
+def test_other_formats_are_converted_to_gemini_jsonl_first(emulator, tmp_path):
+    formats = pytest.importorskip("sftwise.formats")
+    if not hasattr(formats, "write"):
+        pytest.skip("sftwise.formats.write not available yet")
+    from sftwise.conversation import Conversation
+
+    src = tmp_path / "chat.jsonl"
+    src.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}) + "\n" for i in range(3)))
+    run = train_vertex(spec(src, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    uri = run.request["training_dataset_uri"]
+    uploaded = emulator.objects[tuple(uri[5:].split("/", 1))].decode().splitlines()
+    assert json.loads(uploaded[0])["contents"][1] == {"role": "model", "parts": [{"text": "a"}]}
+    assert isinstance(Conversation, type)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"model": "gemini-9-ultra"}, "cannot be tuned on Vertex AI"),
+        ({"adapter_size": 32}, "adapter size 32 is not offered for gemini-2.5-flash"),
+        ({"location": "asia-south2"}, "region 'asia-south2' does not offer Gemini tuning"),
+        ({"bucket": "my-bucket"}, "--bucket must be a gs:// URI"),
+        ({"bucket": None}, "need a Cloud Storage bucket to upload to: pass --bucket"),
+        ({"bucket": "gs://no-such-bucket"}, "bucket gs://no-such-bucket does not exist"),
+    ],
+)
+def test_bad_input_gives_a_clear_error(emulator, datasets, tmp_path, kwargs, message):
+    train, _ = datasets
+    model = kwargs.pop("model", "gemini-2.5-flash")
+    adapter = kwargs.pop("adapter_size", None)
+    call = {"bucket": "gs://sftwise-test", "echo": quiet, **kwargs}
+    with pytest.raises(SftwiseError, match=message):
+        train_vertex(spec(train, None, tmp_path, model=model, adapter_size=adapter), **call)
+    assert not emulator.bodies("POST", "tuningJobs")
+
+
+def test_no_credentials(emulator, datasets, tmp_path, monkeypatch):
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    from sftwise.gemini import client as gclient
+
+    monkeypatch.undo()  # the real default_credentials, with google.auth.default failing as on a fresh machine
+    def no_adc(**_kw):
+        raise DefaultCredentialsError("Your default credentials were not found.")
+
+    monkeypatch.setattr(google.auth, "default", no_adc)
+    assert gclient.default_credentials.__module__ == "sftwise.gemini.client"
+    train, _ = datasets
+    with pytest.raises(SftwiseError, match="no Google Cloud credentials found. Run `gcloud auth application-default login`"):
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+
+
+def test_400_invalid_dataset_is_explained(emulator, datasets, tmp_path):
+    emulator.inject("/tuningJobs", 400, "Invalid dataset: line 3 could not be parsed.", method="POST")
+    train, _ = datasets
+    with pytest.raises(SftwiseError) as err:
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    assert "rejected the request (400 INVALID_ARGUMENT): Invalid dataset: line 3 could not be parsed." in str(err.value)
+    assert "sftwise audit --target" in str(err.value)
+    assert len(emulator.bodies("POST", "/tuningJobs")) == 1  # 400 is not retried
+
+
+def test_403_names_the_roles(emulator, datasets, tmp_path):
+    emulator.inject("/tuningJobs", 403, "Permission 'aiplatform.tuningJobs.create' denied on resource", method="POST")
+    train, _ = datasets
+    with pytest.raises(SftwiseError, match=r"permission denied \(403\).*roles/aiplatform.user.*roles/storage.objectAdmin"):
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+
+
+def test_429_is_retried_then_succeeds_and_persistent_429_is_explained(emulator, datasets, tmp_path):
+    train, _ = datasets
+    emulator.inject("/tuningJobs", 429, "Quota exceeded", method="POST", times=2)
+    run = train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    assert run.job.name.endswith("/tuningJobs/1001")
+    assert len(emulator.bodies("POST", "/tuningJobs")) == 3
+    emulator.inject("/tuningJobs", 429, "Quota exceeded for tuning", method="POST", times=10)
+    with pytest.raises(SftwiseError, match=r"quota exhausted \(429\) after 5 attempt\(s\): Quota exceeded for tuning"):
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+
+
+def test_5xx_while_polling_is_retried(emulator, datasets, tmp_path):
+    train, _ = datasets
+    run = train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    emulator.inject(run.job.name, 503, "The service is currently unavailable.", method="GET", times=2)
+    from sftwise.gemini.jobs import wait_for_job
+
+    info = wait_for_job(emulator_client(), run.job.name, interval_s=0)
+    assert info.state == "JOB_STATE_SUCCEEDED"
+
+
+def emulator_client():
+    from sftwise.gemini.client import genai_client, resolve_context
+
+    return genai_client(resolve_context(PROJECT, LOCATION))
