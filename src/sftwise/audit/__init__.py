@@ -33,19 +33,21 @@ from sftwise.formats.rules import W, emit
 from sftwise.io import SftwiseError
 from sftwise.tokens import get_counter
 
-__all__ = ["AuditContext", "AuditReport", "DatasetStats", "Distribution", "audit", "cross_split_check", "split_check"]
+__all__ = ["AuditContext", "AuditReport", "DatasetStats", "Distribution", "audit", "cross_split_check", "load_checks", "split_check"]
 
 rule("SW199", "check-failed", W, "An audit check raised an unexpected error; its findings are missing.",
      "A bug in sftwise or a plug-in check: please report it with the message. The other checks still ran.")
 
 _BUILTIN = ("schema", "lengths", "dataset", "duplicates")
 _NOT_CHECKS = {"base", "stats"}
+_OTHER_RULE_MODULES = ("sftwise.dedup", "sftwise.skew", "sftwise.split")
 _loaded = False
 _load_errors: list[Finding] = []
 
 
-def _load_checks() -> None:
-    """Import the built-in check modules, then every other module of the package (plug-ins)."""
+def load_checks() -> None:
+    """Import the built-in check modules, then every other module of the package (plug-ins), and the
+    other modules that register finding codes (for ``sftwise explain``)."""
     global _loaded
     if _loaded:
         return
@@ -59,6 +61,11 @@ def _load_checks() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
         except Exception as exc:  # a broken plug-in must not take the audit down
             _load_errors.append(emit("SW199", f"audit check module {info.name!r} failed to import ({type(exc).__name__}: {exc}).", "Report this bug; the other checks ran."))
+    for other in _OTHER_RULE_MODULES:
+        try:
+            importlib.import_module(other)
+        except Exception:  # noqa: S112 - optional: a stage that is absent or broken has no codes to show
+            continue
 
 
 class AuditReport(BaseModel):
@@ -119,7 +126,7 @@ def audit(
     """
     if max_tokens is not None and max_tokens <= 0:
         raise SftwiseError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")
-    _load_checks()
+    load_checks()
     findings: list[Finding] = list(_load_errors)
     splits: dict[str, Dataset] = {}
     for name, data in (("train", train), ("validation", validation), ("test", test)):
@@ -159,9 +166,12 @@ def _cap(findings: list[Finding], max_listed: int) -> list[Finding]:
     kept: list[Finding] = []
     seen: dict[tuple[str, str | None], int] = {}
     for f in findings:
+        if f.line is None:
+            kept.append(f)
+            continue
         key = (f.code, f.file)
         seen[key] = seen.get(key, 0) + 1
-        if f.line is None or seen[key] <= max_listed:
+        if seen[key] <= max_listed:
             kept.append(f)
     for (code, file), n in seen.items():
         if n > max_listed:
