@@ -31,6 +31,7 @@ class RunContext:
     run_dir: Path
     force: bool = False
     echo: Callable[[str], None] = print
+    step_key: str = ""  # the fingerprint of the step being run
 
     @property
     def data_dir(self) -> Path:
@@ -123,21 +124,34 @@ def _ensure_tiny(ctx: RunContext) -> None:
     build_tiny_model(target, texts, seed=ctx.config.seed, hidden_size=128, num_layers=2)
 
 
-def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0, adapter: str | None = None) -> Any:
+def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0) -> Any:
+    """Evaluate one model on the eval set into ``out_dir``.
+
+    The response cache lives beside the step's outputs and is named by the step's fingerprint: an
+    interrupted eval resumes from it, and a retrained checkpoint at the same path (a new
+    fingerprint) can never be answered from a stale cache.
+    """
+    from sftwise.backends.base import GenerationParams
     from sftwise.evaluate.runner import evaluate
 
     cfg = ctx.config.eval
+    data: Any = ctx.eval_path()
+    if cfg.max_examples:
+        from sftwise.conversation import Dataset
+        from sftwise.formats import load
+
+        full = load(data)
+        data = Dataset(records=full.records[: cfg.max_examples], path=full.path, format=full.format)
     return evaluate(
+        output=out_dir,
         model=model,
-        data=ctx.eval_path(),
-        output_dir=out_dir,
+        data=data,
         metrics=cfg.metrics,
         few_shot=few_shot,
         shots_from=ctx.split_paths()["train"] if few_shot else None,
-        max_new_tokens=cfg.max_new_tokens,
-        max_examples=cfg.max_examples,
         seed=ctx.config.seed,
-        adapter=adapter,
+        params=GenerationParams(max_new_tokens=cfg.max_new_tokens),
+        cache=ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite",
     )
 
 
@@ -217,8 +231,8 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     else:
         from sftwise.train.local import train
 
-        result = train(spec, resume=True)
-    return [TRAIN_DIR], str(getattr(result, "summary", "") or "trained")
+        result = train(spec, resume=True, progress=True)
+    return [TRAIN_DIR], str(result.summary)
 
 
 def _recommended_fields(rec: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +249,7 @@ def _step_diagnose(ctx: RunContext) -> tuple[list[str], str]:
 
     diagnosis = diagnose_run(ctx.run_dir / TRAIN_DIR, plot=ctx.run_dir / "curves.png")
     write_json(ctx.run_dir / "diagnosis.json", diagnosis)
-    return ["diagnosis.json", "curves.png"], f"{diagnosis.verdict}: {diagnosis.message}"
+    return ["diagnosis.json", "curves.png"], diagnosis.headline()
 
 
 def _chosen_checkpoint(ctx: RunContext) -> str | None:
@@ -262,7 +276,16 @@ def _step_compare(ctx: RunContext) -> tuple[list[str], str]:
     baseline = ctx.run_dir / EVAL_DIR / f"baseline-{_model_label(ctx.base_model())}-0shot"
     report = compare([baseline, ctx.run_dir / EVAL_DIR / "tuned"], seed=ctx.config.seed)
     write_json(ctx.run_dir / "comparison.json", report)
-    return ["comparison.json"], report.headline() if hasattr(report, "headline") else "compared"
+    return ["comparison.json"], _comparison_headline(report)
+
+
+def _comparison_headline(report: Any) -> str:
+    if not report.comparisons or not report.comparisons[0].metrics:
+        return "compared"
+    d = report.comparisons[0].metrics[0]
+    ci = f" [{d.ci_low:+.3f}, {d.ci_high:+.3f}]" if d.ci_low is not None else ""
+    p = f", p={d.p_value:.3g}" if d.p_value is not None else ""
+    return f"{d.metric} {d.value_a:.3f} -> {d.value_b:.3f} ({d.delta:+.3f}{ci}{p})"
 
 
 def _step_report(ctx: RunContext) -> tuple[list[str], str]:
@@ -310,6 +333,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
         if previous and previous.status == "done" and previous.fingerprint == key and all((run_dir / o).exists() for o in previous.outputs):
             echo(f"✓ {step.name:<9} up to date  {previous.summary}")
             continue
+        ctx.step_key = key
         record = StepState(status="running", fingerprint=key, started=now())
         state.steps[step.name] = record
         save_state(run_dir, state)

@@ -44,5 +44,7 @@ def finished_run(tmp_path: Path) -> Path:
         write_jsonl(run / "eval" / name / "predictions.jsonl", preds)
         summary = EvalSummary(model=name, data="test.jsonl", n_examples=10, metrics={"exact_match": MetricSummary(name="exact_match", value=correct, ci_low=max(0, correct - 0.2), ci_high=min(1, correct + 0.2), n=10)})
         write_json(run / "eval" / name / "summary.json", summary)
-    write_json(run / "comparison.json", {"metrics": [{"metric": "exact_match", "delta": 0.8, "ci_low": 0.5, "ci_high": 1.0, "p_value": 0.008, "test": "McNemar exact", "wins": 8, "ties": 2, "losses": 0}]})
+    from sftwise.evaluate.compare import compare
+
+    write_json(run / "comparison.json", compare([run / "eval" / "baseline-tiny-model-0shot", run / "eval" / "tuned"], resamples=200))
     return run

@@ -216,58 +216,48 @@ def _ci(m: dict[str, Any]) -> str:
     return f"[{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
 
 
+def _first_comparison(run_dir: Path) -> dict[str, Any] | None:
+    comparison = _load(run_dir / "comparison.json") or {}
+    comparisons = comparison.get("comparisons") or []
+    return comparisons[0] if comparisons else None
+
+
 def _section_comparison(run_dir: Path) -> str:
-    comparison = _load(run_dir / "comparison.json")
-    if not comparison:
+    pair = _first_comparison(run_dir)
+    if not pair:
         return ""
     rows = []
-    for item in comparison.get("metrics", comparison.get("deltas", [])):
-        if isinstance(item, dict):
-            rows.append([item.get("metric"), item.get("delta"), _ci(item) if "ci_low" in item else "", item.get("p_value"), item.get("test", ""), f"{item.get('wins', '')}/{item.get('ties', '')}/{item.get('losses', '')}"])
+    for item in pair.get("metrics", []):
+        rows.append([item.get("metric"), item.get("value_a"), item.get("value_b"), item.get("delta"), _ci(item), item.get("p_value"), item.get("test", ""), f"{item.get('wins', '')} / {item.get('ties', '')} / {item.get('losses', '')}"])
     if not rows:
         return ""
-    return "<h3>Tuned minus baseline</h3>" + _table(["metric", "delta", "95 % CI (paired bootstrap)", "p-value", "test", "win / tie / loss"], rows, numeric={1, 3})
+    return (
+        f"<h3>Tuned minus baseline</h3><p class='muted'>{_e(pair.get('n_common'))} examples in common; wins are examples where the tuned model scores higher.</p>"
+        + _table(["metric", "baseline", "tuned", "delta", "95 % CI (paired bootstrap)", "p-value", "test", "win / tie / loss"], rows, numeric={1, 2, 3, 5})
+    )
 
 
 def _section_examples(run_dir: Path, dirs: list[Path]) -> str:
-    """The examples that improved and regressed most between the 0-shot baseline and the tuned model."""
-    tuned = next((d for d in dirs if d.name == "tuned"), None)
-    baseline = next((d for d in dirs if d.name.startswith("baseline-") and d.name.endswith("-0shot")), None)
-    if not tuned or not baseline:
+    """The examples that improved and regressed most between the baseline and the tuned model."""
+    pair = _first_comparison(run_dir)
+    if not pair:
         return ""
-    base_rows = {r["id"]: r for r in _jsonl(baseline / "predictions.jsonl")}
-    pairs = []
-    for row in _jsonl(tuned / "predictions.jsonl"):
-        other = base_rows.get(row["id"])
-        if not other:
-            continue
-        metric = next(iter(row.get("scores") or {}), None)
-        if metric is None:
-            continue
-        delta = (row["scores"].get(metric) or 0.0) - ((other.get("scores") or {}).get(metric) or 0.0)
-        pairs.append((delta, metric, other, row))
-    if not pairs:
-        return ""
-    pairs.sort(key=lambda p: p[0])
-    improved = [p for p in reversed(pairs) if p[0] > 0][:5]
-    regressed = [p for p in pairs if p[0] < 0][:5]
 
-    def block(title: str, items: list[tuple[float, str, dict, dict]], css: str) -> str:
+    def block(title: str, items: list[dict[str, Any]], css: str) -> str:
         if not items:
             return f"<h3>{title}</h3><p class='muted'>None.</p>"
         rows = []
-        for delta, metric, base, tuned_row in items:
-            prompt = (tuned_row.get("messages") or [{}])[-1].get("content", "")
+        for item in items:
             rows.append([
-                _Raw(f"<pre>{_e(prompt)}</pre>"),
-                _Raw(f"<pre>{_e(tuned_row.get('reference'))}</pre>"),
-                _Raw(f"<pre>{_e(base.get('prediction'))}</pre>"),
-                _Raw(f"<pre>{_e(tuned_row.get('prediction'))}</pre>"),
-                _Raw(f"<span class='{css}'>{delta:+.3f}</span> {_e(metric)}"),
+                _Raw(f"<pre>{_e(item.get('prompt'))}</pre>"),
+                _Raw(f"<pre>{_e(item.get('reference'))}</pre>"),
+                _Raw(f"<pre>{_e(item.get('prediction_a'))}</pre>"),
+                _Raw(f"<pre>{_e(item.get('prediction_b'))}</pre>"),
+                _Raw(f"<span class='{css}'>{item.get('delta', 0):+.3f}</span> {_e(item.get('metric'))}"),
             ])
         return f"<h3>{title}</h3>" + _table(["prompt", "reference", "baseline", "tuned", "change"], rows)
 
-    return block("Most improved examples", improved, "better") + block("Most regressed examples", regressed, "worse")
+    return block("Most improved examples", pair.get("improved", []), "better") + block("Most regressed examples", pair.get("regressed", []), "worse")
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -285,8 +275,8 @@ def _section_next(run_dir: Path) -> str:
     diagnosis = _load(run_dir / "diagnosis.json") or {}
     for advice in diagnosis.get("advice") or diagnosis.get("recommendations") or []:
         items.append(str(advice))
-    comparison = _load(run_dir / "comparison.json") or {}
-    for item in comparison.get("metrics", []) if isinstance(comparison.get("metrics"), list) else []:
+    pair = _first_comparison(run_dir) or {}
+    for item in pair.get("metrics", []):
         if item.get("ci_low") is not None and item["ci_low"] <= 0 <= item.get("ci_high", 0):
             items.append(f"The change in {item.get('metric')} is within noise (its 95 % CI includes 0): add eval examples or training data before concluding.")
     if not items:
