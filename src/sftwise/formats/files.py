@@ -76,7 +76,7 @@ def iter_objects(path: str, out: list[Finding]) -> Iterator[tuple[int, Any]]:
 def _jsonl(path: str, out: list[Finding]) -> Iterator[tuple[int, Any]]:
     loads = orjson.loads
     crlf = blank = 0
-    first_blank = 0
+    first_blank = first_crlf = 0
     lineno = 0
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
@@ -97,9 +97,10 @@ def _jsonl(path: str, out: list[Finding]) -> Iterator[tuple[int, Any]]:
                 out.append(emit("SW116", f"this record is {len(raw) / 1e6:.1f} MB on one line.", "Check it is one example and not a whole document pasted in.", path, lineno))
             if raw[-2:] == b"\r\n":
                 crlf += 1
+                first_crlf = first_crlf or lineno
             yield lineno, obj
     if crlf:
-        out.append(emit("SW110", f"{crlf} lines end with CRLF (Windows line endings).", "Harmless to JSON; convert with dos2unix if a tool complains.", path, 1))
+        out.append(emit("SW110", f"{crlf} lines end with CRLF (Windows line endings), the first at line {first_crlf}.", "Harmless to JSON; convert with dos2unix if a tool complains.", path, first_crlf))
     if blank:
         out.append(emit("SW117", f"{blank} blank lines (first at line {first_blank}).", "They are skipped; remove them for strict validators.", path, first_blank))
 
