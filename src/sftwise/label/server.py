@@ -1,0 +1,196 @@
+"""``sftwise label``: a small local web app for human labels, on the standard library's http.server.
+
+One page of vanilla JavaScript (``page.html``) shows an item's prompt, reference and one response (a
+rubric score) or two (a preference A / tie / B), with one keyboard shortcut per choice. Every choice is
+POSTed at once and written to SQLite in its own transaction before the page shows "saved"; a choice the
+server could not take (it was restarting) waits in the tab's localStorage and is re-sent until it is.
+Several annotators label at once, each with ``?annotator=NAME`` in the address; the server is threaded
+and each request opens its own SQLite connection (WAL mode lets readers and the writer overlap).
+
+API (JSON): ``GET /api/config``, ``GET /api/items``, ``GET /api/labels?annotator=``,
+``POST /api/label`` ``{item_id, annotator, value}`` (``value`` null removes the label),
+``GET /api/export?format=csv|jsonl``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from sftwise.evaluate.results import Prediction
+from sftwise.io import SftwiseError
+from sftwise.judge.rubric import Rubric
+from sftwise.label.store import Label, connect, delete_label, read_labels, save_label
+
+ANNOTATOR_RE = re.compile(r"^[\w .@+-]{1,64}$")
+PREFERENCE_CHOICES = [
+    {"value": "A", "key": "a", "label": "A is better", "description": "Response A is better on the criteria"},
+    {"value": "tie", "key": "t", "label": "Tie", "description": "Both are equally good (or equally bad)"},
+    {"value": "B", "key": "b", "label": "B is better", "description": "Response B is better on the criteria"},
+]
+
+
+class LabelApp:
+    """The state of one labelling session: the items, the task, the choices, the database."""
+
+    def __init__(self, preds: list[Prediction], db: str | Path, annotator: str, rubric: Rubric | None = None,
+                 preds_b: list[Prediction] | None = None, task: str | None = None) -> None:
+        if not ANNOTATOR_RE.match(annotator):
+            raise SftwiseError(f"--annotator {annotator!r}: use 1-64 letters, digits, spaces or . @ + - _")
+        self.db = Path(db)
+        self.default_annotator = annotator
+        self.rubric = rubric
+        self.pairwise = preds_b is not None
+        by_b = {p.id: p for p in preds_b or []}
+        if self.pairwise and not any(p.id in by_b for p in preds):
+            raise SftwiseError("the two results share no example ids; a preference needs both responses to the same prompt")
+        self.items: list[dict[str, Any]] = []
+        for p in preds:
+            if self.pairwise and p.id not in by_b:
+                continue
+            item = {"id": p.id, "system": p.system, "messages": p.messages, "reference": p.reference, "response_a": p.prediction or ""}
+            if self.pairwise:
+                item["response_b"] = by_b[p.id].prediction or ""
+            self.items.append(item)
+        if self.pairwise:
+            self.task = task or (f"pairwise:{rubric.name}" if rubric else "pairwise")
+            self.choices = PREFERENCE_CHOICES
+        else:
+            if rubric is None:
+                raise SftwiseError("scoring needs a rubric (--rubric NAME or FILE) for its scale; or give --against RESULTS_B for preferences")
+            self.task = task or rubric.name
+            use_digits = all(0 <= s <= 9 for s in rubric.scores)
+            self.choices = [{"value": level.score, "key": str(level.score) if use_digits else str(i + 1), "label": str(level.score),
+                             "description": level.description} for i, level in enumerate(sorted(rubric.scale, key=lambda s: -s.score))]
+        self.ids = {item["id"] for item in self.items}
+        connect(self.db).close()  # create the table now, so a bad path fails before the server starts
+
+    def config(self) -> dict[str, Any]:
+        criteria = self.rubric.criteria if self.rubric else {}
+        return {"mode": "preference" if self.pairwise else "score", "task": self.task, "choices": self.choices,
+                "n_items": len(self.items), "default_annotator": self.default_annotator,
+                "rubric": self.rubric.name if self.rubric else None, "criteria": criteria}
+
+    def labels(self, annotator: str) -> dict[str, Any]:
+        return {lab.item_id: (lab.preference if self.pairwise else lab.score)
+                for lab in read_labels(self.db, task=self.task, annotator=annotator) if lab.item_id in self.ids}
+
+    def save(self, body: dict[str, Any]) -> dict[str, Any]:
+        item_id, annotator, value = body.get("item_id"), body.get("annotator"), body.get("value")
+        if item_id not in self.ids:
+            raise ValueError(f"unknown item id {item_id!r}")
+        if not isinstance(annotator, str) or not ANNOTATOR_RE.match(annotator):
+            raise ValueError("annotator: use 1-64 letters, digits, spaces or . @ + - _")
+        if value is None:
+            delete_label(self.db, item_id, annotator, self.task)
+        else:
+            allowed = [c["value"] for c in self.choices]
+            if value not in allowed:
+                raise ValueError(f"value {value!r} is not one of {allowed}")
+            label = Label(item_id=item_id, annotator=annotator, task=self.task, note=str(body.get("note") or "")[:2000],
+                          created_at=time.time(), **({"preference": value} if self.pairwise else {"score": float(value)}))
+            save_label(self.db, label)
+        return {"ok": True, "labelled": len(self.labels(annotator))}
+
+    def export(self, fmt: str) -> tuple[str, str]:
+        rows = [{"id": lab.item_id, "annotator": lab.annotator, "task": lab.task, "score": lab.score, "preference": lab.preference,
+                 "note": lab.note, "created_at": lab.created_at} for lab in read_labels(self.db, task=self.task)]
+        if fmt == "csv":
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id", "annotator", "task", "score", "preference"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            return buf.getvalue(), "text/csv"
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "application/x-ndjson"
+
+
+def _page() -> bytes:
+    return (resources.files("sftwise.label") / "page.html").read_bytes()
+
+
+def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
+    page = _page()
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "sftwise-label"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints what matters
+            return
+
+        def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, obj: Any, status: int = 200) -> None:
+            self._send(status, json.dumps(obj, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            url = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            try:
+                if url.path in ("/", "/index.html"):
+                    self._send(200, page, "text/html; charset=utf-8")
+                elif url.path == "/api/config":
+                    self._json(app.config())
+                elif url.path == "/api/items":
+                    self._json(app.items)
+                elif url.path == "/api/labels":
+                    self._json(app.labels(query.get("annotator", app.default_annotator)))
+                elif url.path == "/api/export":
+                    fmt = query.get("format", "csv")
+                    text, ctype = app.export(fmt)
+                    self._send(200, text.encode(), ctype, {"Content-Disposition": f'attachment; filename="labels.{"csv" if fmt == "csv" else "jsonl"}"'})
+                else:
+                    self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+            except Exception as exc:  # a bad request must not take the server down
+                self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
+
+        def do_POST(self) -> None:  # noqa: N802
+            if urlparse(self.path).path != "/api/label":
+                self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
+                return
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(min(length, 1_000_000)) or b"{}")
+                if not isinstance(body, dict):
+                    raise ValueError("expected a JSON object")
+                self._json(app.save(body))
+            except ValueError as exc:
+                self._json({"error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            except Exception as exc:
+                self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
+
+    return Handler
+
+
+def serve(app: LabelApp, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
+    """Bind the server (``port=0`` picks a free one); the caller runs ``serve_forever`` and ``shutdown``."""
+    try:
+        server = ThreadingHTTPServer((host, port), make_handler(app))
+    except OSError as exc:
+        raise SftwiseError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+    server.daemon_threads = True
+    return server
+
+
+def serve_in_thread(app: LabelApp, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    server = serve(app, host, port)
+    thread = threading.Thread(target=server.serve_forever, name="sftwise-label", daemon=True)
+    thread.start()
+    return server, thread
