@@ -14,6 +14,14 @@ from vertex_emulator import VertexEmulator  # noqa: E402
 PROJECT, LOCATION = "demo-project", "us-central1"
 
 
+@pytest.fixture(autouse=True)
+def _no_real_google_credentials(monkeypatch, tmp_path_factory):
+    """Whatever the machine has, these tests see no ADC unless they create it (hermetic token counting)."""
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.delenv("SFTWISE_COUNT_TOKENS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path_factory.mktemp("gcloud")))
+
+
 @pytest.fixture
 def emulator(monkeypatch):
     """A started emulator; env points google-genai and google-cloud-storage at it; ADC is faked."""

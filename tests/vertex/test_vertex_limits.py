@@ -141,3 +141,29 @@ def test_count_tokens_failure_is_a_clear_error(emulator, genai_client, tmp_path)
     with pytest.raises(SftwiseError, match=r"t.jsonl:1: counting tokens failed: countTokens: permission denied \(403\)"):
         gl.check_gemini_target(path, target="gemini-2.5-flash", token_counter=gl.api_token_counter(genai_client, "gemini-2.5-flash"))
     assert json.loads(path.read_text().splitlines()[0])  # input untouched
+
+
+def test_audit_target_hook_counts_with_the_api_when_credentials_are_present(emulator, tmp_path, monkeypatch):
+    from sftwise.audit import audit
+
+    train = write_gemini(tmp_path / "train.jsonl", [example(f"ticket {i}") for i in range(3)])
+    report = audit(train, target="gemini-2.5-flash")
+    assert any(f.code == "SW610" and "no Google credentials found" in f.message for f in report.findings)
+    assert not emulator.requests
+    adc = tmp_path / "adc.json"
+    adc.write_text("{}")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    report = audit(train, target="gemini-2.5-flash")
+    assert not [f for f in report.findings if f.code in ("SW610", "SW199")]
+    assert any(f.code == "SW612" and "(countTokens API)" in f.message for f in report.findings)
+    assert len([r for r in emulator.requests if r.path.endswith(":countTokens")]) == 3
+
+
+def test_many_examples_count_only_the_longest_with_the_api(emulator, genai_client, tmp_path, monkeypatch):
+    monkeypatch.setattr(gl, "MAX_API_COUNTS", 2)
+    path = write_gemini(tmp_path / "t.jsonl", [example("short"), example("a much much longer ticket text here"), example("mid length text")])
+    found = gl.check_gemini_target(path, target="gemini-2.5-flash", token_counter=gl.api_token_counter(genai_client, "gemini-2.5-flash"))
+    summary = next(f for f in found if f.code == "SW612")
+    assert "countTokens API for the 2 longest, offline estimate for the rest" in summary.message
+    sent = [r.body["contents"][0]["parts"][0]["text"] for r in emulator.requests if r.path.endswith(":countTokens")]
+    assert sorted(sent) == ["a much much longer ticket text here", "mid length text"]

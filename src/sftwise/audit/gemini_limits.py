@@ -20,6 +20,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -112,6 +113,8 @@ ADAPTER_SIZE_ENUM = {
     16: "ADAPTER_SIZE_SIXTEEN", 32: "ADAPTER_SIZE_THIRTY_TWO",
 }
 
+MAX_API_COUNTS = 2_000  # countTokens calls per file; beyond, the longest examples by estimate are counted
+API_COUNT_THREADS = 8
 CHARS_PER_TOKEN = 4.0  # offline estimate for Gemini's SentencePiece vocabulary on English text
 TOKENS_PER_IMAGE = 258  # Gemini's documented cost of one image up to 384x384
 
@@ -401,6 +404,31 @@ def api_token_counter(client: Any, model: str) -> TokenCounter:
     return count
 
 
+def _adc_present() -> bool:
+    """Cheap signs of Application Default Credentials (no metadata-server probe, no network)."""
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return True
+    config = os.environ.get("CLOUDSDK_CONFIG") or os.path.join(os.path.expanduser("~"), ".config", "gcloud")
+    return os.path.isfile(os.path.join(config, "application_default_credentials.json"))
+
+
+def auto_token_counter(model: str) -> tuple[TokenCounter | None, str]:
+    """The countTokens counter when credentials are present (``SFTWISE_COUNT_TOKENS=0`` turns it off), else
+    ``(None, why)``. Builds the client from ``sftwise.gemini.client`` (project: ``GOOGLE_CLOUD_PROJECT`` or ADC)."""
+    if os.environ.get("SFTWISE_COUNT_TOKENS", "1") == "0":
+        return None, "SFTWISE_COUNT_TOKENS=0"
+    if not _adc_present():
+        return None, "no Google credentials found"
+    try:
+        from sftwise.gemini.client import genai_client, resolve_context
+
+        return api_token_counter(genai_client(resolve_context(for_tuning=False)), model), ""
+    except SftwiseError as exc:
+        return None, str(exc)
+    except ImportError:
+        return None, "google-genai is not installed"
+
+
 # -- the target check --------------------------------------------------------------------------
 
 def check_gemini_target(
@@ -408,16 +436,20 @@ def check_gemini_target(
     validation: Dataset | str | os.PathLike[str] | None = None,
     *,
     target: str,
-    token_counter: TokenCounter | None = None,
+    token_counter: TokenCounter | None | str = "auto",
     max_listed: int = 20,
 ) -> list[Finding]:
     """Every SW6xx finding for tuning ``target`` (``gemini-2.5-flash``...) on ``train`` and ``validation``.
 
-    ``token_counter`` counts one example's tokens exactly (see :func:`api_token_counter`); without it
-    lengths are offline estimates and an SW610 finding says so. Raises :class:`SftwiseError` when the
-    target is not a tunable model.
+    ``token_counter`` counts one example's tokens exactly (see :func:`api_token_counter`); ``"auto"``
+    uses the countTokens API when Google credentials are present (:func:`auto_token_counter`); with
+    ``None`` or without credentials lengths are offline estimates and an SW610 finding says so.
+    Raises :class:`SftwiseError` when the target is not a tunable model.
     """
-    limits = resolve_model(target.removeprefix("gemini:") if target.startswith("gemini:") else target)
+    limits = resolve_model(target)
+    why_estimated = "token_counter=None"
+    if token_counter == "auto":
+        token_counter, why_estimated = auto_token_counter(limits.model)
     findings: list[Finding] = []
     sizes: dict[str, int] = {}
     for role, data in (("train", train), ("validation", validation)):
@@ -454,7 +486,7 @@ def check_gemini_target(
                                     hint=f"Keep a random {cap_val:,} (sftwise split) and move the rest to the test set."))
     if token_counter is None:
         findings.append(Finding(code=ESTIMATED_TOKENS, severity=Severity.INFO,
-                                message=f"token counts are offline estimates (~{CHARS_PER_TOKEN:g} characters per token, {TOKENS_PER_IMAGE} per image), not the countTokens API",
+                                message=f"token counts are offline estimates (~{CHARS_PER_TOKEN:g} characters per token, {TOKENS_PER_IMAGE} per image), not the countTokens API ({why_estimated})",
                                 hint="Run `gcloud auth application-default login` and pass --project for exact counts."))
     return findings
 
@@ -479,17 +511,26 @@ def _check_file(examples: list[RawExample], limits: GeminiLimits, counter: Token
         if st is not None:
             stats.append(st)
     limit = int(limits.tokens_per_example.value or 0)
-    how = "countTokens API" if counter is not None else "offline estimate"
-    total = 0
-    over: list[tuple[ExampleStats, int]] = []
-    for st in stats:
-        tokens = _count(counter, st)
-        total += tokens
-        if limit and tokens > limit:
-            over.append((st, tokens))
-    for st, tokens in over[:max_listed]:
+    tokens = [estimate_tokens(st) for st in stats]
+    counted: set[int] = set()
+    if counter is not None and stats:
+        # the API answers one example per call: count all of a normal dataset, else the longest by estimate
+        order = sorted(range(len(stats)), key=lambda i: -tokens[i])[:MAX_API_COUNTS]
+        with ThreadPoolExecutor(max_workers=API_COUNT_THREADS) as pool:
+            for i, n in zip(order, pool.map(lambda i: _count(counter, stats[i]), order)):
+                tokens[i] = n
+        counted = set(order)
+    if not counted:
+        how = "offline estimate"
+    elif len(counted) == len(stats):
+        how = "countTokens API"
+    else:
+        how = f"countTokens API for the {len(counted):,} longest, offline estimate for the rest"
+    total = sum(tokens)
+    over = [(st, n, i in counted) for i, (st, n) in enumerate(zip(stats, tokens)) if limit and n > limit]
+    for st, n, exact in over[:max_listed]:
         findings.append(Finding(code=TOKENS_PER_EXAMPLE, severity=Severity.ERROR, file=st.file, line=st.line,
-                                message=f"{tokens:,} tokens ({how}); {limits.model} accepts at most {limit:,} per example",
+                                message=f"{n:,} tokens ({'countTokens API' if exact else 'offline estimate'}); {limits.model} accepts at most {limit:,} per example",
                                 hint="Shorten the example (trim the context, split long conversations) or drop it."))
     if len(over) > max_listed:
         findings.append(Finding(code=TOKENS_PER_EXAMPLE, severity=Severity.ERROR, file=stats[0].file,
