@@ -1,5 +1,230 @@
-"""Commands of this stage; see sftwise.cli.__init__ for the order."""
+"""``sftwise eval``, ``sftwise compare``, ``sftwise hard-examples``.
+
+Only typer is imported at module level; the evaluation library (numpy, sacrebleu, sklearn, torch for
+``hf:`` models) is imported inside the command bodies so ``sftwise --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-from sftwise.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from sftwise.cli.app import app
+
+
+def _console():
+    import sys
+
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _fmt(value: float | None, scale: float = 1.0) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return f"{value * scale:.4g}"
+
+
+@app.command("eval")
+def eval_cmd(
+    output: Path = typer.Option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="hf:PATH | openai:MODEL@http://host:port/v1 | gemini:MODEL."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Eval set (any format sftwise reads); the last model turn is the reference."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score saved predictions (JSONL/JSON) without a model."),
+    prediction_field: str = typer.Option("prediction", "--prediction-field", help="Field of --predictions holding the output (a.b for nested)."),
+    reference_field: str = typer.Option("reference", "--reference-field", help="Field of --predictions holding the reference (a.b for nested)."),
+    id_field: Optional[str] = typer.Option(None, "--id-field", help="Field of --predictions holding a stable example id."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma list: exact_match,f1,accuracy,macro_f1,bleu,chrf,rouge1,rouge2,rougeL,rougeLsum (or rouge),math_accuracy,json_valid,json_schema,json_match,length_ratio. Default exact_match,f1."),
+    few_shot: int = typer.Option(0, "--few-shot", help="Number of shots (K)."),
+    shots_from: Optional[Path] = typer.Option(None, "--shots-from", help="File to draw shots from (never the eval set)."),
+    shots_in: str = typer.Option("turns", "--shots-in", help="turns (alternating chat turns) or system (examples in the system instruction)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for shots, sampling and the bootstrap."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop sequence (repeatable)."),
+    batch_size: int = typer.Option(8, "--batch-size", help="hf: prompts per forward batch."),
+    concurrency: int = typer.Option(8, "--concurrency", help="openai/gemini: requests in flight."),
+    max_retries: int = typer.Option(4, "--max-retries", help="openai: retries on 429/5xx/timeouts/malformed responses."),
+    timeout: float = typer.Option(120.0, "--timeout", help="openai: seconds per request."),
+    normalize: str = typer.Option("squad", "--normalize", help="exact_match/f1 normalisation: squad, none, or a comma list of lower,punct,articles,space."),
+    rouge_stemmer: bool = typer.Option(False, "--rouge-stemmer", help="Porter-stem ROUGE tokens (rouge-score use_stemmer=True)."),
+    rouge_tokenizer: str = typer.Option("default", "--rouge-tokenizer", help="default (rouge-score's; drops non-ASCII) or unicode."),
+    json_schema: Optional[Path] = typer.Option(None, "--json-schema", help="JSON Schema file for the json_schema metric."),
+    case_sensitive_labels: bool = typer.Option(False, "--case-sensitive-labels", help="accuracy/macro_f1: compare labels case-sensitively."),
+    resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples for the 95 % CIs."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Response cache (SQLite); default ~/.cache/sftwise/responses.sqlite."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON here."),
+) -> None:
+    """Evaluate a model zero-/few-shot on an eval set, or score saved predictions; metrics with 95 % CIs."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from sftwise.backends.base import GenerationParams
+    from sftwise.evaluate.metrics import MetricOptions, TextNormalization
+    from sftwise.evaluate.runner import evaluate
+    from sftwise.io import SftwiseError, write_json
+
+    if rouge_tokenizer not in ("default", "unicode"):
+        raise SftwiseError(f"--rouge-tokenizer {rouge_tokenizer!r}: expected default or unicode.")
+    schema = None
+    if json_schema is not None:
+        try:
+            schema = json.loads(json_schema.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SftwiseError(f"--json-schema {json_schema}: no such file.") from None
+        except json.JSONDecodeError as exc:
+            raise SftwiseError(f"--json-schema {json_schema}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+    for name, value in (("--max-new-tokens", max_new_tokens), ("--batch-size", batch_size), ("--concurrency", concurrency)):
+        if value < 1:
+            raise SftwiseError(f"{name} must be >= 1, got {value}.")
+    if temperature < 0:
+        raise SftwiseError(f"--temperature must be >= 0, got {temperature}.")
+    options = MetricOptions(
+        normalization=TextNormalization.parse(normalize),
+        label_case_sensitive=case_sensitive_labels,
+        rouge_stemmer=rouge_stemmer,
+        rouge_tokenizer=rouge_tokenizer,
+        json_schema=schema,
+    )
+    params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=list(stop or []), seed=seed)
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tps]} tok/s"),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+    )
+    state = {"task": None, "tokens": 0, "start": 0.0}
+
+    def on_start(total: int) -> None:
+        import time
+
+        progress.start()
+        state["start"] = time.perf_counter()
+        state["task"] = progress.add_task("gen", total=total, tps="-")
+
+    def on_progress(n: int, tokens: int = 0) -> None:
+        import time
+
+        if state["task"] is None:
+            return
+        state["tokens"] += tokens
+        elapsed = time.perf_counter() - state["start"]
+        progress.update(state["task"], advance=n, tps=f"{state['tokens'] / elapsed:.1f}" if elapsed > 0 else "-")
+
+    try:
+        summary = evaluate(
+            output=output, model=model, data=data, predictions=predictions, prediction_field=prediction_field,
+            reference_field=reference_field, id_field=id_field, metrics=metrics, few_shot=few_shot, shots_from=shots_from,
+            shots_in=shots_in, seed=seed, params=params, metric_options=options, cache=False if no_cache else cache,
+            generator_opts={"batch_size": batch_size, "concurrency": concurrency, "max_retries": max_retries, "timeout_s": timeout},
+            resamples=resamples, on_progress=on_progress, on_start=on_start,
+        )
+    finally:
+        if state["task"] is not None:
+            progress.stop()
+    out = _console()
+    table = Table(title=f"{summary.model} on {summary.data} ({summary.n_examples} examples, {summary.few_shot}-shot)")
+    for col in ("metric", "value", "95% CI", "n"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for m in summary.metrics.values():
+        table.add_row(m.name, _fmt(m.value), f"[{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]", str(m.n))
+    out.print(table)
+    notes = []
+    if summary.n_errors:
+        notes.append(f"{summary.n_errors} generation error(s): scored as empty answers; see 'error' in predictions.jsonl")
+    if getattr(summary, "n_missing_reference", 0):
+        notes.append(f"{summary.n_missing_reference} example(s) without a reference: not scored")
+    if summary.settings.get("tokens_per_s") is not None:
+        notes.append(f"{summary.settings['new_tokens']} new tokens at {summary.settings['tokens_per_s']} tok/s, {summary.settings.get('cache_hits', 0)} cache hit(s)")
+    for note in notes:
+        out.print(f"[yellow]note:[/] {note}")
+    out.print(f"wrote {output}/predictions.jsonl and {output}/summary.json")
+    if json_out:
+        write_json(json_out, summary)
+
+
+@app.command("compare")
+def compare_cmd(
+    results: list[Path] = typer.Argument(..., help="Results directories; the first is the baseline."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma list of metrics to compare (default: all shared)."),
+    resamples: int = typer.Option(1000, "--resamples", help="Paired bootstrap resamples."),
+    seed: int = typer.Option(12345, "--seed", help="Seed of the paired bootstrap."),
+    top: int = typer.Option(5, "--top", help="Examples to show that changed most each way."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ComparisonReport as JSON here."),
+) -> None:
+    """Per-metric deltas with paired bootstrap CIs and p-values (McNemar for 0/1 metrics), win/tie/loss."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sftwise.evaluate.compare import compare
+    from sftwise.io import write_json
+
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    report = compare(results, metrics=names, resamples=resamples, seed=seed, top=top)
+    out = _console()
+    for pair in report.comparisons:
+        table = Table(title=f"B = {pair.b}  vs  A = {pair.a}  ({pair.n_common} shared examples)")
+        for col in ("metric", "A", "B", "B - A", "95% CI", "p", "test", "win/tie/loss"):
+            table.add_column(col, justify="left" if col in ("metric", "test") else "right", no_wrap=True)
+        for d in pair.metrics:
+            flag = "" if d.comparable else " [red](signatures differ)[/]"
+            table.add_row(
+                d.metric + flag, _fmt(d.value_a), _fmt(d.value_b), _fmt(d.delta), f"[{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]",
+                _fmt(d.p_value), d.test, f"{d.wins}/{d.ties}/{d.losses}",
+            )
+        out.print(table)
+        if pair.only_in_a or pair.only_in_b:
+            out.print(f"[yellow]note:[/] {pair.only_in_a} example(s) only in A, {pair.only_in_b} only in B: not compared")
+        for title, items in (("improved most", pair.improved), ("regressed most", pair.regressed)):
+            if items:
+                out.print(f"[bold]{title}[/] ({items[0].metric}):")
+                for c in items:
+                    out.print(f"  {c.id}: {_fmt(c.score_a)} -> {_fmt(c.score_b)}  {c.prompt[:80]!r}")
+    if json_out:
+        write_json(json_out, report)
+
+
+@app.command("hard-examples")
+def hard_examples_cmd(
+    results: Path = typer.Argument(..., help="Results directory of the model to mine failures from."),
+    train_pool: Path = typer.Option(..., "--train-pool", help="Candidate training data (any format sftwise reads)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="Metric deciding failure (default: the first in the summary)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score below which an example failed (default 1 for 0/1 metrics, else 0.5)."),
+    per_failure: int = typer.Option(3, "--per-failure", help="Nearest pool examples proposed per failure."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many candidates."),
+    min_similarity: float = typer.Option(0.1, "--min-similarity", help="Minimum TF-IDF cosine to a failure."),
+    near_dup: float = typer.Option(0.5, "--near-dup", help="Drop candidates with char-5-gram Jaccard >= this to any eval example."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the selected pool examples here (Gemini JSONL)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the report as JSON here."),
+) -> None:
+    """The failed eval examples and the most similar training candidates, guarded against eval near-duplicates."""
+    from rich.console import Console
+
+    from sftwise.hard_examples import find_hard_examples
+    from sftwise.io import refuse_overwrite_input, write_json
+
+    if output is not None:
+        refuse_overwrite_input(output, train_pool)
+    report, records = find_hard_examples(
+        results, train_pool, metric=metric, threshold=threshold, per_failure=per_failure, limit=limit,
+        min_similarity=min_similarity, near_dup_jaccard=near_dup,
+    )
+    out = _console()
+    out.print(f"{len(report.failed)} of {report.n_eval} eval examples failed ({report.metric} < {report.threshold:g}).")
+    out.print(f"{len(report.candidates)} pool candidate(s) selected, {len(report.excluded_near_duplicates)} excluded as near duplicates of the eval set.")
+    for c in report.candidates[:10]:
+        out.print(f"  {c.source}  sim {c.similarity:.3f}  (like {c.nearest_failure})  {c.prompt[:70]!r}")
+    if output is not None:
+        from sftwise import formats
+
+        formats.write([r.conversation for r in records], output, "gemini")
+        out.print(f"wrote {len(records)} example(s) to {output}")
+    if json_out:
+        write_json(json_out, report)

@@ -219,9 +219,13 @@ def evaluate(
     else:
         if model is None or data is None:
             raise SftwiseError("pass --model and --data to generate, or --predictions FILE to score saved outputs.")
+        if isinstance(model, str):
+            from sftwise.backends import parse_spec
+
+            parse_spec(model)  # a typo in the spec fails before any file is read
         if few_shot and shots_from is None:
             raise SftwiseError("--few-shot needs --shots-from TRAIN: shots are never drawn from the eval set.")
-        if shots_from is not None and not isinstance(shots_from, type(None)) and isinstance(data, (str, Path)) and isinstance(shots_from, (str, Path)):
+        if isinstance(data, (str, Path)) and isinstance(shots_from, (str, Path)):
             if Path(shots_from).resolve() == Path(data).resolve():
                 raise SftwiseError(f"--shots-from {shots_from} is the eval file itself; draw shots from a training or validation split.")
         refuse_overwrite_input(Path(output) / "predictions.jsonl", data, *( [shots_from] if isinstance(shots_from, (str, Path)) else []))
