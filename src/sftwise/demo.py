@@ -31,5 +31,5 @@ def demo_config() -> PipelineConfig:
         model=ModelConfig(base="tiny", max_length=256),
         baseline=BaselineStepConfig(few_shot=[0]),
         train=TrainStepConfig(method="full", epochs=DEMO_EPOCHS, learning_rate=DEMO_LEARNING_RATE, batch_size=16),
-        eval=EvalStepConfig(metrics=["exact_match", "json_valid", "token_f1"], max_new_tokens=24),
+        eval=EvalStepConfig(metrics=["exact_match", "json_valid", "f1"], max_new_tokens=24),
     )

@@ -316,6 +316,11 @@ def _version() -> str:
 
 def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = False, echo: Callable[[str], None] = print) -> PipelineState:
     """Run every enabled step whose fingerprint changed or whose outputs are missing."""
+    import os
+
+    # The pipeline prints one line per step and its own progress bars; transformers' per-load
+    # "Loading weights" bars would only interleave with them.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(config=config, run_dir=run_dir, force=force, echo=echo)

@@ -62,7 +62,7 @@ class TrainStepConfig(_Strict):
 
 class EvalStepConfig(_Strict):
     enabled: bool = True
-    metrics: list[str] = Field(default_factory=lambda: ["exact_match", "token_f1", "rouge_l"])
+    metrics: list[str] = Field(default_factory=lambda: ["exact_match", "f1", "rougeL"])
     max_new_tokens: int = 64
     max_examples: int | None = None
 

@@ -89,6 +89,9 @@ def build_tiny_model(
         raise SftwiseError(
             "building a tiny model needs the training extras: pip install torch==2.13.0 && pip install -e '.[train]'"
         ) from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     if hidden_size % num_heads:
         raise SftwiseError(f"hidden_size={hidden_size} must be divisible by num_heads={num_heads}")
 
