@@ -1,0 +1,75 @@
+"""sftwise jobs list | get | cancel | best, driven through the CLI against the emulator."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import LOCATION, PROJECT
+from typer.testing import CliRunner
+
+from sftwise.cli import app
+from sftwise.train.spec import TrainSpec
+from sftwise.train.vertex import train_vertex
+
+runner = CliRunner()
+
+
+def start_job(tmp_path, datasets, **kw):
+    train, val = datasets
+    spec = TrainSpec(model="gemini-2.5-flash", train=str(train), validation=str(val), run_dir=str(tmp_path / "run"))
+    return train_vertex(spec, bucket="gs://sftwise-test", echo=lambda _l: None, **kw).job
+
+
+def test_list_get_with_run_dir_and_best(emulator, datasets, tmp_path):
+    job = start_job(tmp_path, datasets)
+    result = runner.invoke(app, ["jobs", "list", "--json", str(tmp_path / "list.json")])
+    assert result.exit_code == 0, result.output
+    assert "1001" in result.output and "PENDING" in result.output
+    assert json.loads((tmp_path / "list.json").read_text())[0]["name"] == job.name
+    run_dir = tmp_path / "fetched"
+    result = runner.invoke(app, ["jobs", "get", "1001", "--wait", "--poll", "0", "--run-dir", str(run_dir), "--json", str(tmp_path / "job.json")])
+    assert result.exit_code == 0, result.output
+    assert "JOB_STATE_SUCCEEDED" in result.output and "checkpoint 2: epoch 2, step 8" in result.output
+    assert "15 metric points" in result.output  # 12 train steps + 3 validation epochs
+    assert json.loads((tmp_path / "job.json").read_text())["adapter_size"] == "ADAPTER_SIZE_FOUR"
+    result = runner.invoke(app, ["jobs", "best", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert f"gemini:projects/{PROJECT}/locations/{LOCATION}/endpoints/10012" in result.output
+
+
+def test_cancel_moves_the_job_to_cancelled(emulator, datasets, tmp_path):
+    job = start_job(tmp_path, datasets)
+    result = runner.invoke(app, ["jobs", "cancel", job.name])
+    assert result.exit_code == 0 and "cancellation requested" in result.output
+    assert emulator.bodies("POST", "/tuningJobs/1001:cancel") == [None]
+    result = runner.invoke(app, ["jobs", "get", "1001"])
+    assert "JOB_STATE_CANCELLED" in result.output
+    result = runner.invoke(app, ["jobs", "cancel", "1001"])
+    assert result.exit_code == 2 and "Cannot cancel tuning job" in result.output and "Traceback" not in result.output
+
+
+def test_failed_job_exits_1_with_the_cause(emulator, datasets, tmp_path):
+    emulator.fail_jobs_with = (3, "Could not parse line 4 of the training dataset: unknown field 'role'.")
+    start_job(tmp_path, datasets)
+    result = runner.invoke(app, ["jobs", "get", "1001", "--wait", "--poll", "0"])
+    assert result.exit_code == 1
+    assert "Could not parse line 4" in result.output and "not in the Gemini tuning schema" in result.output
+
+
+def test_cli_errors_are_one_line_without_traceback(emulator, tmp_path, monkeypatch):
+    cases = [
+        (["jobs", "get", "not-a-job"], "neither a numeric job id"),
+        (["jobs", "get", "999"], "not found (404)"),
+        (["jobs", "list", "--location", "mars-central1"], "region 'mars-central1' does not offer Gemini tuning"),
+        (["jobs", "best", str(tmp_path)], "vertex_job.json does not exist"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    from sftwise.gemini import client
+
+    monkeypatch.setattr(client, "default_credentials", lambda: (object(), None))
+    result = runner.invoke(app, ["jobs", "list"])
+    assert result.exit_code == 2 and "no Google Cloud project given: pass --project" in result.output
