@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sftwise.conversation import MODEL, Dataset
+from sftwise.conversation import MODEL, USER, Dataset
 from sftwise.findings import Finding
 from sftwise.formats.rules import emit
 from sftwise.tokens import TokenCounter, estimate_tokens
@@ -93,9 +93,9 @@ def profile(dataset: Dataset, counter: TokenCounter) -> SplitProfile:
         in_hash[k] = hash(i)
         out_hash[k] = hash(o)
         lines[k] = record.source.line
-        chars.append((len(c.system) if c.system else 0) + sum(len(t.text) for t in turns))
+        simple = len(turns) == 2 and turns[1].role == MODEL and turns[0].role == USER
+        chars.append(len(i) + len(o) - (1 if c.system else 0) if simple else (len(c.system) if c.system else 0) + sum(len(t.text) for t in turns))
         messages.append(len(turns) + (1 if c.system else 0))
-        simple = len(turns) == 2 and turns[1].role == MODEL
         if estimate:
             a, b = estimate_tokens(i), estimate_tokens(o)
             in_tok.append(a)

@@ -20,6 +20,7 @@ can be salvaged is kept. :func:`load` is the strict variant for pipelines: it ra
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -71,6 +72,16 @@ def read(path: str | os.PathLike[str], format: str | None = None, *, field_map: 
         raise SftwiseError(f"{path} is a directory; pass a .jsonl, .json, .csv or .parquet file.")
     if not os.path.exists(path):
         raise SftwiseError(f"{path}: no such file. Check the path.")
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of small acyclic objects: the cyclic GC would rescan them again and again
+    try:
+        return _read(path, format, field_map)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _read(path: str, format: str | None, field_map: Mapping[str, str] | None) -> ReadResult:
     findings: list[Finding] = []
     records: list[Record] = []
     append = records.append

@@ -133,7 +133,10 @@ def parse_gemini(obj: dict, file: str, line: int, out: Out) -> Conversation | No
     system = None
     sys_obj = obj.get("systemInstruction")
     if sys_obj is not None:
-        if isinstance(sys_obj, dict):
+        parts = sys_obj.get("parts") if type(sys_obj) is dict else None
+        if type(parts) is list and len(parts) == 1 and type(parts[0]) is dict and len(parts[0]) == 1 and type(parts[0].get("text")) is str:
+            system = parts[0]["text"]  # the fast path: one text part
+        elif isinstance(sys_obj, dict):
             parts = sys_obj.get("parts")
             if parts is None:
                 _missing(out, file, line, "systemInstruction.parts", "parts in systemInstruction", 'Write {"systemInstruction": {"parts": [{"text": "..."}]}}.')
@@ -153,6 +156,15 @@ def parse_gemini(obj: dict, file: str, line: int, out: Out) -> Conversation | No
         return None
     turns: list[Turn] = []
     for i, content in enumerate(contents):
+        if type(content) is dict and len(content) == 2:  # the fast path: {"role": user|model, "parts": [{"text": str}]}
+            role, parts = content.get("role"), content.get("parts")
+            if (role == USER or role == MODEL) and type(parts) is list and len(parts) == 1:
+                part = parts[0]
+                if type(part) is dict and len(part) == 1:
+                    text = part.get("text")
+                    if type(text) is str:
+                        turns.append(Turn(role, [Part(text)]))
+                        continue
         if not isinstance(content, dict):
             _wrong_type(out, file, line, f"contents[{i}]", content, 'an object {"role": ..., "parts": [...]}')
             continue
