@@ -116,15 +116,17 @@ def _diagnose_line(raw: bytes, exc: orjson.JSONDecodeError, path: str, lineno: i
             return orjson.loads(raw.decode("utf-8", "replace"))
         except orjson.JSONDecodeError:
             return None
+    # orjson counts the line's own newline: an error "at the end" is reported on line 2, column 1
+    column = exc.colno if exc.lineno <= 1 else len(raw.rstrip(b"\r\n").decode("utf-8")) + 1
     if not raw.endswith(b"\n"):
-        out.append(emit("SW111", f"the last line is cut short ({exc.msg} at column {exc.colno}).",
-                        "The file was truncated by an interrupted write or download; fetch or export it again, or delete the partial last line.", path, lineno, exc.colno))
+        out.append(emit("SW111", f"the last line is cut short ({exc.msg} at column {column}).",
+                        "The file was truncated by an interrupted write or download; fetch or export it again, or delete the partial last line.", path, lineno, column))
         return None
     stripped = raw.strip()
     hint = "Fix the JSON on this line; each line must hold exactly one complete JSON object."
     if stripped in (b"[", b"]", b"{", b"}") or stripped.endswith(b","):
         hint = "This looks like pretty-printed JSON; JSON Lines needs one whole object per line (python -c 'import json,sys; [print(json.dumps(o)) for o in json.load(sys.stdin)]')."
-    out.append(emit("SW100", f"not valid JSON ({exc.msg}).", hint, path, lineno, exc.colno))
+    out.append(emit("SW100", f"not valid JSON ({exc.msg}).", hint, path, lineno, column))
     return None
 
 
