@@ -45,7 +45,7 @@ def test_create_request_body_is_exactly_what_the_service_expects(emulator, datas
     assert emulator.objects[(bucket, name)] == train.read_bytes()
     assert emulator.objects[tuple(val_uri[5:].split("/", 1))] == val.read_bytes()
     assert run.job.state == "JOB_STATE_PENDING"
-    assert run.job.console_url.endswith("/locations/us-central1/tuningJob/1001?project=demo-project")
+    assert run.job.console_url == "https://console.cloud.google.com/vertex-ai/generative/language/locations/us-central1/tuning/tuningJob/1001?project=demo-project"
     saved = json.loads((tmp_path / "run" / "vertex_job.json").read_text())
     assert saved["name"] == f"projects/{PROJECT}/locations/{LOCATION}/tuningJobs/1001"
     auth = [r.headers.get("authorization") for r in emulator.requests if "tuningJobs" in r.path]
@@ -145,6 +145,7 @@ def test_other_formats_are_converted_to_gemini_jsonl_first(emulator, tmp_path):
         ({"bucket": "my-bucket"}, "--bucket must be a gs:// URI"),
         ({"bucket": None}, "need a Cloud Storage bucket to upload to: pass --bucket"),
         ({"bucket": "gs://no-such-bucket"}, "bucket gs://no-such-bucket does not exist"),
+        ({"display_name": "x" * 129}, "--display-name must have 1 to 128 characters, got 129"),
     ],
 )
 def test_bad_input_gives_a_clear_error(emulator, datasets, tmp_path, kwargs, message):

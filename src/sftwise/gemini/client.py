@@ -98,10 +98,10 @@ def storage_client(ctx: VertexContext) -> Any:
 
 
 def console_url(job_name: str) -> str:
-    """The Cloud console page of a tuning job ``projects/P/locations/L/tuningJobs/ID``."""
+    """The Cloud console page of a tuning job ``projects/P/locations/L/tuningJobs/ID`` (the link google-genai shows)."""
     parts = job_name.split("/")
     try:
         project, location, job_id = parts[1], parts[3], parts[5]
     except IndexError:
-        return "https://console.cloud.google.com/vertex-ai/studio/tuning"
-    return f"https://console.cloud.google.com/vertex-ai/studio/tuning/locations/{location}/tuningJob/{job_id}?project={project}"
+        return "https://console.cloud.google.com/vertex-ai/generative/language"
+    return f"https://console.cloud.google.com/vertex-ai/generative/language/locations/{location}/tuning/tuningJob/{job_id}?project={project}"

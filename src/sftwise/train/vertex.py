@@ -96,9 +96,7 @@ def build_request(spec: TrainSpec, model: str, train_uri: str, validation_uri: s
     limits = resolve_model(model)
     adapter = adapter_enum(spec.adapter_size or limits.default_adapter_size, limits)
     multiplier = spec.lr_multiplier if spec.lr_multiplier is not None else 1.0
-    name = display_name or f"sftwise-{Path(spec.run_dir).name}"
-    if len(name) > MAX_DISPLAY_NAME:
-        raise SftwiseError(f"--display-name is {len(name)} characters; the service accepts at most {MAX_DISPLAY_NAME}")
+    name = (display_name or f"sftwise-{Path(spec.run_dir).name}")[:MAX_DISPLAY_NAME]
     config = types.CreateTuningJobConfig(
         epoch_count=spec.epochs,
         learning_rate_multiplier=multiplier,
@@ -139,6 +137,8 @@ def train_vertex(
         check_region(location)
     if bucket is not None:
         parse_gs_uri(bucket)
+    if display_name is not None and not 0 < len(display_name) <= MAX_DISPLAY_NAME:
+        raise SftwiseError(f"--display-name must have 1 to {MAX_DISPLAY_NAME} characters, got {len(display_name)}")
 
     train_path, train_local = _prepare_dataset(spec.train, "train", run_dir)  # 2. audit before upload
     val_path, val_local = _prepare_dataset(spec.validation, "validation", run_dir) if spec.validation else (None, False)
