@@ -225,3 +225,28 @@ def test_bucket_without_access_names_the_roles(emulator, datasets, tmp_path):
     with pytest.raises(SftwiseError, match=r"no access to bucket gs://sftwise-test: .*roles/storage.objectAdmin"):
         train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
     assert not emulator.bodies("POST", "tuningJobs")
+
+
+def test_expired_credentials_say_to_log_in_again(emulator, tmp_path):
+    from google.oauth2.credentials import Credentials
+
+    from sftwise.gemini.client import VertexContext, genai_client
+
+    stale = genai_client(VertexContext(PROJECT, LOCATION, Credentials(token=None)))  # no token, no refresh token
+    emulator.objects[("sftwise-test", "d/train.jsonl")] = b"{}\n"
+    with pytest.raises(SftwiseError, match="could not be used .*Run `gcloud auth application-default login` again"):
+        train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), client=stale, echo=quiet)
+    assert not emulator.requests
+
+
+def test_list_pages_through_the_service(emulator, tmp_path):
+    from sftwise.gemini.jobs import list_jobs
+
+    emulator.objects[("sftwise-test", "d/train.jsonl")] = b"{}\n"
+    for _ in range(3):
+        train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), echo=quiet)
+    client = emulator_client()
+    assert [j.name.rsplit("/", 1)[1] for j in list_jobs(client, limit=2)] == ["1001", "1002"]
+    assert len(list_jobs(client, limit=50)) == 3
+    pages = [r.query for r in emulator.requests if r.method == "GET" and r.path.endswith("/tuningJobs")]
+    assert pages[0] == {"pageSize": ["2"]}

@@ -96,12 +96,19 @@ def with_retries(
     on_retry: Callable[[str], Any] | None = None,
 ) -> T:
     """Call ``fn``; retry quota and server errors with exponential backoff; raise SftwiseError otherwise."""
+    from google.auth import exceptions as auth_exc
+
     attempts = attempts or RETRY_ATTEMPTS
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except SftwiseError:
             raise
+        except (auth_exc.RefreshError, auth_exc.DefaultCredentialsError) as exc:
+            raise SftwiseError(
+                f"{action}: your Google credentials could not be used ({exc}). "
+                "Run `gcloud auth application-default login` again (tokens expire), or check GOOGLE_APPLICATION_CREDENTIALS."
+            ) from None
         except Exception as exc:
             if not is_api_error(exc):
                 raise

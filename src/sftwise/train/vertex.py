@@ -49,7 +49,7 @@ class VertexRun(BaseModel):
     metrics_points: int = 0
 
 
-def _prepare_dataset(path: str, role: str, run_dir: Path) -> tuple[str, bool]:
+def _prepare_dataset(path: str, role: str, run_dir: Path, fmt: str | None = None) -> tuple[str, bool]:
     """(path or gs:// URI, is_local); other formats are converted to Gemini JSONL in the run dir."""
     if path.startswith("gs://"):
         parse_gs_uri(path)
@@ -57,13 +57,13 @@ def _prepare_dataset(path: str, role: str, run_dir: Path) -> tuple[str, bool]:
     local = Path(path)
     if not local.is_file():
         raise SftwiseError(f"--{role} {path}: no such file")
-    if local.suffix.lower() == ".jsonl" and _looks_gemini(local):
+    if fmt in (None, "gemini") and local.suffix.lower() == ".jsonl" and _looks_gemini(local):
         return str(local), True
     from sftwise import formats
 
     converted = run_dir / "vertex" / f"{role}.jsonl"
     converted.parent.mkdir(parents=True, exist_ok=True)
-    formats.write(formats.load(str(local)), str(converted), format="gemini")
+    formats.write(formats.load(str(local), fmt), str(converted), format="gemini")
     return str(converted), True
 
 
@@ -140,8 +140,8 @@ def train_vertex(
     if display_name is not None and not 0 < len(display_name) <= MAX_DISPLAY_NAME:
         raise SftwiseError(f"--display-name must have 1 to {MAX_DISPLAY_NAME} characters, got {len(display_name)}")
 
-    train_path, train_local = _prepare_dataset(spec.train, "train", run_dir)  # 2. audit before upload
-    val_path, val_local = _prepare_dataset(spec.validation, "validation", run_dir) if spec.validation else (None, False)
+    train_path, train_local = _prepare_dataset(spec.train, "train", run_dir, spec.format)  # 2. audit before upload
+    val_path, val_local = _prepare_dataset(spec.validation, "validation", run_dir, spec.format) if spec.validation else (None, False)
     local_train = train_path if train_local else None
     local_val = val_path if val_local else None
     if local_train or local_val:
@@ -186,6 +186,8 @@ def train_vertex(
         raise SftwiseError(f"tuning job {info.name} failed on the service: {info.error}. Likely cause: {info.likely_cause}")
     if info.state != "JOB_STATE_SUCCEEDED":
         raise SftwiseError(f"tuning job {info.name} ended as {info.state}; nothing to fetch")
+    if info.truncated_examples:
+        echo(f"warning: the service truncated {info.truncated_examples} over-long example(s); see `sftwise audit --target {limits.model}` (SW606)")
     if info.experiment:
         result.metrics_points = len(vjobs.save_job_metrics(client, info, run_dir))
         echo(f"{result.metrics_points} metric points -> {run_dir / 'metrics.jsonl'}")
