@@ -213,12 +213,14 @@ def calibrate(labels: Sequence[Label], runs: Sequence[JudgeRun], scale: Sequence
 
     candidates = []
     for run in runs:
-        sel = agree(run, tuning) if tuning else agree(run, heldout)
-        kappa_sel = (sel.kappa_quadratic if weights else sel.kappa).value
+        from sftwise.judge.stats import cohen_kappa, paired
+
+        sel_ids = [i for i in (tuning or heldout) if i not in run.excluded]
+        x, y = paired([run.values.get(i) for i in sel_ids], [human[i] for i in sel_ids])
+        kappa_sel = cohen_kappa(x, y, weights, scale) if len(x) else float("nan")
+        kappa_sel = None if math.isnan(kappa_sel) else kappa_sel
         per_annotator = []
         for ann in annotators:
-            from sftwise.judge.stats import cohen_kappa, paired
-
             x, y = paired([run.values.get(i) for i in table], [table[i].get(ann) for i in table])
             k = cohen_kappa(x, y, weights, scale) if len(x) >= 2 else float("nan")
             if not math.isnan(k):

@@ -123,6 +123,7 @@ def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "sftwise-label"
+        disable_nagle_algorithm = True  # headers and body are two writes; avoid the 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the CLI prints what matters
             return

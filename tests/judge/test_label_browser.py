@@ -1,0 +1,121 @@
+"""The labelling app in a real headless browser: keyboard labels, a server restart mid-session, two annotators.
+
+Skips cleanly when Debian chromium (/usr/bin/chromium) or the playwright package is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from judge_fakes import make_items, write_results
+
+from sftwise.judge.autorater import load_results
+from sftwise.judge.rubric import load_rubric
+from sftwise.label.server import LabelApp, serve_in_thread
+from sftwise.label.store import read_labels
+
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def results(tmp_path):
+    items = make_items(6, seed=9)
+    a = write_results(tmp_path / "a", "tuned", items, [4, 2, 5, 3, 1, 4])
+    b = write_results(tmp_path / "b", "base", items, [2, 2, 3, 5, 1, 1], style=1)
+    return load_results(a)[0], load_results(b)[0]
+
+
+def _open(browser, url):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("#choices button")
+    return page, errors
+
+
+def _saved(page, labelled: int) -> None:
+    page.wait_for_function(f"document.getElementById('progress').textContent.startsWith('{labelled} /')")
+    page.wait_for_function("document.getElementById('status').textContent === 'saved' || document.getElementById('status').textContent.startsWith('all ')")
+
+
+def test_restart_mid_session_keeps_every_label(browser, results, tmp_path):
+    preds, _ = results
+    db = tmp_path / "labels.sqlite"
+    rubric = load_rubric("fluency")
+    server, _ = serve_in_thread(LabelApp(preds, db, "alice", rubric))
+    port = server.server_address[1]
+    page, errors = _open(browser, f"http://127.0.0.1:{port}/?annotator=alice")
+    assert preds[0].prediction in page.inner_text("#response-a")
+    assert preds[0].reference in page.inner_text("#reference")
+    for k, key in enumerate(["4", "2", "5"], 1):
+        page.keyboard.press(key)
+        _saved(page, k)
+    assert [lab.score for lab in read_labels(db, annotator="alice")] == [4.0, 2.0, 5.0]  # in SQLite already
+
+    # the server goes away mid-session; the next label waits in the tab and is sent when it is back
+    server.shutdown()
+    server.server_close()
+    page.keyboard.press("3")
+    page.wait_for_function("document.getElementById('status').textContent.includes('not saved yet')")
+    assert len(read_labels(db)) == 3
+    server, _ = serve_in_thread(LabelApp(preds, db, "alice", rubric), port=port)
+    page.wait_for_function("document.getElementById('status').textContent === 'saved'", timeout=15000)
+    assert [lab.score for lab in read_labels(db, annotator="alice")] == [4.0, 2.0, 5.0, 3.0]
+
+    # close the tab, open a new one: the page picks up where it stopped
+    page.close()
+    page, errors2 = _open(browser, f"http://127.0.0.1:{port}/?annotator=alice")
+    assert page.inner_text("#progress").startswith("4 / 6")
+    assert preds[4].id in page.inner_text("#position")  # the first unlabelled item
+    page.keyboard.press("ArrowLeft")
+    assert page.locator("#choices button.chosen").inner_text().startswith("3")
+    page.close()
+    server.shutdown()
+    server.server_close()
+    assert errors == [] and errors2 == []
+
+
+def test_two_annotators_at_once_with_preferences(browser, results, tmp_path):
+    preds_a, preds_b = results
+    db = tmp_path / "labels.sqlite"
+    server, _ = serve_in_thread(LabelApp(preds_a, db, "alice", load_rubric("task_specific"), preds_b))
+    url = f"http://127.0.0.1:{server.server_address[1]}/?annotator="
+    contexts = [browser.new_context(), browser.new_context()]
+    pages = []
+    for ctx, who in zip(contexts, ("alice", "bob")):
+        page = ctx.new_page()
+        page.goto(url + who)
+        page.wait_for_selector("#response-b")
+        pages.append(page)
+    assert "response b" in pages[0].inner_text("#responses").lower()
+    keys = {"alice": ["a", "t", "a", "b", "t", "a"], "bob": ["a", "a", "b", "b", "t", "a"]}
+    for step in range(6):  # interleaved: both annotators work at the same time
+        for page, who in zip(pages, ("alice", "bob")):
+            page.keyboard.press(keys[who][step])
+    for page in pages:
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('all 6 items labelled')")
+        assert page.inner_text("#progress").startswith("6 / 6")
+    want = {"a": "A", "t": "tie", "b": "B"}
+    for who in ("alice", "bob"):
+        got = {lab.item_id: lab.preference for lab in read_labels(db, annotator=who)}
+        assert got == {p.id: want[k] for p, k in zip(preds_a, keys[who])}
+        assert all(lab.task == "pairwise:task_specific" for lab in read_labels(db, annotator=who))
+    for ctx in contexts:
+        ctx.close()
+    server.shutdown()
+    server.server_close()
