@@ -94,13 +94,16 @@ def test_dataset_level_limits(tmp_path, monkeypatch):
     assert any(f.code == "SW609" and f.file == str(train) for f in found)
 
 
-def test_validation_cap_is_30_percent_above_1000(tmp_path):
-    train = write_gemini(tmp_path / "train.jsonl", [example(f"q{i}", system=None) for i in range(1200)])
-    val = write_gemini(tmp_path / "val.jsonl", [example(f"v{i}", system=None) for i in range(400)])
-    found = gl.check_gemini_target(train, val, target="gemini-2.5-flash")
+def test_validation_cap_is_30_percent_of_train_above_1000(tmp_path):
+    train = write_gemini(tmp_path / "train.jsonl", [example(f"q{i}", system=None) for i in range(3000)])
+    val = write_gemini(tmp_path / "val.jsonl", [example(f"v{i}", system=None) for i in range(1100)])
+    small_val = write_gemini(tmp_path / "small.jsonl", [example(f"v{i}", system=None) for i in range(300)])
+    found = gl.check_gemini_target(train, val, target="gemini-2.5-flash", token_counter=None)
     (cap,) = [f for f in found if f.code == "SW608"]
-    assert "400 validation examples" in cap.message and "at most 360" in cap.message
-    assert not [f for f in gl.check_gemini_target(train, val, target="gemini-1.5-flash-002") if f.code == "SW608" and "360" in f.message]
+    assert "1,100 validation examples" in cap.message and "at most 900" in cap.message
+    assert not [f for f in gl.check_gemini_target(train, small_val, target="gemini-2.5-flash", token_counter=None) if f.code == "SW608"]
+    (old,) = [f for f in gl.check_gemini_target(train, small_val, target="gemini-1.5-flash-002", token_counter=None) if f.code == "SW608"]
+    assert "at most 256" in old.message
 
 
 def test_a_dataset_object_is_checked_through_its_records(tmp_path):

@@ -57,7 +57,7 @@ class GeminiLimits:
     model: str
     tokens_per_example: Figure
     max_validation_examples: Figure
-    validation_fraction_over_1000: Figure  # 2.5: "5,000, or 30 % when over 1,000"; None = no such rule
+    validation_fraction_over_1000: Figure  # 2.5: "5,000, or 30 % (of the training examples) when over 1,000 validation examples"
     max_training_examples_text: Figure
     max_training_examples_multimodal: Figure
     max_file_bytes: Figure
@@ -197,7 +197,7 @@ rule(TOO_MANY_EXAMPLES, "gemini-too-many-examples", Severity.ERROR,
      "The job is rejected; subsample or deduplicate first.")
 rule(VALIDATION_SIZE, "gemini-validation-size", Severity.ERROR,
      "The validation set is larger than the service allows.",
-     "Vertex caps the validation set (256 for 1.5, 5,000 for 2.x, and 30 % of the training size above 1,000 for 2.5).")
+     "Vertex caps the validation set (256 for 1.5, 5,000 for 2.x; for 2.5 above 1,000 validation examples also 30 % of the training examples).")
 rule(FILE_SIZE, "gemini-file-size", Severity.ERROR,
      "A dataset file is larger than the service's maximum JSONL size.",
      "The job is rejected when the uploaded file is over the size limit.")
@@ -478,7 +478,7 @@ def check_gemini_target(
         n_val = sizes.get("validation", 0)
         cap_val = int(limits.max_validation_examples.value or 0)
         frac = limits.validation_fraction_over_1000.value
-        if frac and n_train > 1000:
+        if frac and n_val > 1000:
             cap_val = min(cap_val, int(frac * n_train))
         if cap_val and n_val > cap_val:
             findings.append(Finding(code=VALIDATION_SIZE, severity=Severity.ERROR, file=_name(validation),
@@ -487,7 +487,7 @@ def check_gemini_target(
     if token_counter is None:
         findings.append(Finding(code=ESTIMATED_TOKENS, severity=Severity.INFO,
                                 message=f"token counts are offline estimates (~{CHARS_PER_TOKEN:g} characters per token, {TOKENS_PER_IMAGE} per image), not the countTokens API ({why_estimated})",
-                                hint="Run `gcloud auth application-default login` and pass --project for exact counts."))
+                                hint="For exact counts run `gcloud auth application-default login` and set GOOGLE_CLOUD_PROJECT."))
     return findings
 
 
