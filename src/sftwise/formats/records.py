@@ -58,11 +58,11 @@ def _type_name(value: Any) -> str:
 
 
 def _wrong_type(out: Out, file: str, line: int, field: str, value: Any, expected: str, hint: str = "") -> None:
-    out.append(emit("SW104", f"{field} is {_type_name(value)}, expected {expected}.", hint, file, line, field=field))
+    out.append(emit("SW104", f"{field} is {_type_name(value)}, expected {expected}.", hint or f"Write {field} as {expected}.", file, line, field=field))
 
 
 def _missing(out: Out, file: str, line: int, field: str, what: str, hint: str = "") -> None:
-    out.append(emit("SW103", f"missing {what}.", hint, file, line, field=field))
+    out.append(emit("SW103", f"missing {what}.", hint or f"Add {field}, or drop the example.", file, line, field=field))
 
 
 def _text_field(obj: dict, key: str, out: Out, file: str, line: int, field: str, required: bool = True) -> str | None:
