@@ -239,3 +239,12 @@ def test_gsm8k_audits_clean_apart_from_genuine_findings(tmp_path: Path) -> None:
     codes = {f.code for f in report.findings}
     # genuine: no system instruction anywhere (SW306), long reasoning outliers (SW305), estimates (SW203)
     assert codes <= {"SW306", "SW305", "SW202", "SW203", "SW206", "SW401", "SW402"}, codes
+
+
+def test_target_runs_the_gemini_limit_checks(tmp_path: Path) -> None:
+    pytest.importorskip("sftwise.audit.gemini_limits")
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(lines(*filler(5)))
+    report = audit(path, target="gemini-2.5-flash")
+    assert report.target == "gemini-2.5-flash"
+    assert any(f.code.startswith("SW6") for f in report.findings)

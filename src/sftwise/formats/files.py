@@ -81,7 +81,7 @@ def _jsonl(path: str, out: list[Finding]) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if lineno == 1 and raw.startswith(BOM):
-                out.append(emit("SW109", "the file starts with a UTF-8 byte-order mark.", "Save it as UTF-8 without BOM (it is skipped here).", path, 1))
+                out.append(_bom(path))
                 raw = raw[3:]
             try:
                 obj = loads(raw)
@@ -132,11 +132,7 @@ def _diagnose_line(raw: bytes, exc: orjson.JSONDecodeError, path: str, lineno: i
 
 def _json_document(path: str, kind: str, out: list[Finding]) -> Iterator[tuple[int, Any]]:
     """A whole-file JSON array (``.json``), or a JSON array found in a ``.jsonl`` file."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data.startswith(BOM):
-        out.append(emit("SW109", "the file starts with a UTF-8 byte-order mark.", "Save it as UTF-8 without BOM (it is skipped here).", path, 1))
-        data = data[3:]
+    data = _read_all(path, out)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -169,6 +165,20 @@ def _json_document(path: str, kind: str, out: list[Finding]) -> Iterator[tuple[i
         yield index, obj
 
 
+def _bom(path: str) -> Finding:
+    return emit("SW109", "the file starts with a UTF-8 byte-order mark.", "Save it as UTF-8 without BOM (it is skipped here).", path, 1)
+
+
+def _read_all(path: str, out: list[Finding]) -> bytes:
+    """The whole file, without a leading BOM (reported)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data.startswith(BOM):
+        out.append(_bom(path))
+        data = data[3:]
+    return data
+
+
 def _line_col(data: bytes, pos: int) -> tuple[int, int]:
     pos = max(0, min(pos, len(data)))
     line = data.count(b"\n", 0, pos) + 1
@@ -176,11 +186,7 @@ def _line_col(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def _csv(path: str, out: list[Finding]) -> Iterator[tuple[int, Any]]:
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data.startswith(BOM):
-        out.append(emit("SW109", "the file starts with a UTF-8 byte-order mark.", "Save it as UTF-8 without BOM (it is skipped here).", path, 1))
-        data = data[3:]
+    data = _read_all(path, out)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
