@@ -374,6 +374,15 @@ def json_schema_ok(prediction: str | None, schema: dict[str, Any]) -> float:
 # ---------------------------------------------------------------- the entry point
 
 
+def _best_over_refs(predictions: Sequence[str | None], references: Sequence[Reference], score: Callable[[str, str], float]) -> list[float | None]:
+    """``max(score(prediction, ref))`` over each example's references; None where it has none."""
+    out: list[float | None] = []
+    for p, r in zip(predictions, references):
+        refs = _refs(r)
+        out.append(None if refs is None else max(score(p or "", ref) for ref in refs))
+    return out
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -412,16 +421,9 @@ def compute(
     if name in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
         from sftwise.evaluate.rouge import rouge_scores
 
-        scores = []
-        for p, r in zip(predictions, references):
-            refs = _refs(r)
-            if refs is None:
-                scores.append(None)
-                continue
-            best = max(
-                rouge_scores(ref, p or "", (name,), use_stemmer=options.rouge_stemmer, tokenizer=options.rouge_tokenizer)[name][2] for ref in refs
-            )
-            scores.append(best)
+        scores = _best_over_refs(
+            predictions, references, lambda p, ref: rouge_scores(ref, p, (name,), use_stemmer=options.rouge_stemmer, tokenizer=options.rouge_tokenizer)[name][2]
+        )
         sig = f"{name}|tok:{'rouge-score' if options.rouge_tokenizer == 'default' else 'unicode'}|stem:{'yes' if options.rouge_stemmer else 'no'}|agg:mean-f1"
         return _mean_result(name, scores, sig)
     if name == "math_accuracy":
@@ -434,14 +436,11 @@ def compute(
         _validator(json.dumps(options.json_schema, sort_keys=True))
         return _mean_result(name, [json_schema_ok(p, options.json_schema) for p in predictions], "json_schema|fence:unwrap")
     if name == "json_match":
-        scores = []
-        for p, r in zip(predictions, references):
-            refs = _refs(r)
-            if refs is None:
-                scores.append(None)
-                continue
+        def match(p: str, ref: str) -> float:
             ok, value = parse_json(p)
-            scores.append(float(ok and any(parse_json(ref) == (True, value) for ref in refs)))
+            return float(ok and parse_json(ref) == (True, value))
+
+        scores = _best_over_refs(predictions, references, match)
         return _mean_result(name, scores, "json_match|parsed-equal")
     if name == "length_ratio":
         scores = []

@@ -68,7 +68,13 @@ def _shot_pairs(conversation) -> list[dict[str, str]]:
 
 def draw_shots(pool, k: int, seed: int, exclude_prompts: set[str]) -> list:
     """``k`` conversations from ``pool`` chosen by ``seed``, skipping any whose prompt is an eval prompt."""
-    candidates = [r for r in pool.records if r.conversation.target is not None and _norm(r.conversation.input_text()) not in exclude_prompts]
+    candidates = [
+        r
+        for r in pool.records
+        if r.conversation.target is not None
+        and _norm(r.conversation.input_text()) not in exclude_prompts
+        and _norm(r.conversation.last_user_text) not in exclude_prompts
+    ]
     if len(candidates) < k:
         raise SftwiseError(f"--few-shot {k}: the shot pool has only {len(candidates)} usable examples (with a model answer, not in the eval set).")
     return random.Random(seed).sample(candidates, k)
@@ -236,7 +242,8 @@ def evaluate(
         shots = []
         if few_shot:
             pool = _load_dataset(shots_from, "--shots-from")
-            shots = draw_shots(pool, few_shot, seed, {_norm(r.conversation.input_text()) for r in dataset.records})
+            eval_prompts = {_norm(r.conversation.input_text()) for r in dataset.records} | {_norm(r.conversation.last_user_text) for r in dataset.records}
+            shots = draw_shots(pool, few_shot, seed, eval_prompts)
             settings["shots"] = [str(s.source) for s in shots]
         requests = [build_request(i, r.conversation, shots, shots_in) for i, r in zip(ids, dataset.records)]
         generator = _generator(model, on_progress, generator_opts)

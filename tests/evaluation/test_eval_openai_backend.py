@@ -1,0 +1,113 @@
+"""The OpenAI-compatible generator against a fake server, through the real openai SDK: retries on
+500/429/timeouts/malformed JSON, errors recorded per example, concurrency limit, the response cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import gemini_row, write_jsonl
+from fake_openai_server import FakeOpenAI
+from sftwise.backends import get_generator, parse_spec
+from sftwise.backends.base import GenerationParams, GenerationRequest
+from sftwise.evaluate.results import read_results
+from sftwise.io import SftwiseError
+
+pytest.importorskip("openai")
+
+
+def _req(i: int, text: str) -> GenerationRequest:
+    return GenerationRequest(id=str(i), messages=[{"role": "user", "content": text}])
+
+
+@pytest.fixture()
+def server():
+    with FakeOpenAI(slow_s=1.5) as fake:
+        yield fake
+
+
+def test_spec_parsing():
+    assert parse_spec("openai:llama3@http://localhost:8000/v1") == ("openai", "llama3", "http://localhost:8000/v1")
+    assert parse_spec("gemini:gemini-2.5-flash") == ("gemini", "gemini-2.5-flash", None)
+    assert parse_spec("hf:/models/x") == ("hf", "/models/x", None)
+    with pytest.raises(SftwiseError, match="http"):
+        parse_spec("openai:m@localhost:8000")
+
+
+def test_failures_are_retried_then_recorded_per_example(server):
+    gen = get_generator(f"openai:fake@{server.base_url}", concurrency=4, max_retries=2, timeout_s=0.5, backoff_s=0.01)
+    texts = ["hello", "ALWAYS500 a", "FLAKY b", "RATE c", "SLOW d", "MALFORMED e", "NOCHOICES f", "BADREQ g", "world"]
+    results = gen.generate([_req(i, t) for i, t in enumerate(texts)], GenerationParams(max_new_tokens=8))
+    by_text = dict(zip(texts, results))
+    assert [r.id for r in results] == [str(i) for i in range(len(texts))]
+    assert by_text["hello"].text == "echo: hello" and by_text["world"].text == "echo: world"
+    assert by_text["FLAKY b"].text == "echo: FLAKY b" and server.calls["FLAKY b"] == 3
+    assert by_text["RATE c"].text == "echo: RATE c" and server.calls["RATE c"] == 2
+    for bad in ("ALWAYS500 a", "SLOW d", "MALFORMED e", "NOCHOICES f"):
+        assert by_text[bad].text is None and "after 3 attempts" in by_text[bad].error, by_text[bad]
+        assert server.calls[bad] == 3
+    assert "InternalServerError" in by_text["ALWAYS500 a"].error
+    assert "Timeout" in by_text["SLOW d"].error
+    assert by_text["BADREQ g"].error and server.calls["BADREQ g"] == 1  # a 400 is not retried
+    assert by_text["hello"].completion_tokens == 2
+
+
+def test_concurrency_limit_is_respected(server):
+    gen = get_generator(f"openai:fake@{server.base_url}", concurrency=3, max_retries=0)
+    results = gen.generate([_req(i, f"q{i}") for i in range(24)], GenerationParams())
+    assert all(r.text == f"echo: q{i}" for i, r in enumerate(results))
+    assert 1 < server.max_in_flight <= 3
+
+
+def test_eval_cli_through_server_with_cache_and_resume(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from sftwise.cli import app
+
+    rows = [gemini_row(f"question {i}", f"echo: question {i}") for i in range(6)] + [gemini_row("ALWAYS500 please", "x")]
+    data = write_jsonl(tmp_path / "test.jsonl", rows)
+    cache = tmp_path / "cache.sqlite"
+    args = ["eval", "--model", f"openai:fake@{server.base_url}", "--data", str(data), "--metrics", "exact_match", "--max-retries", "1",
+            "--cache", str(cache), "--resamples", "50"]
+    first = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "r1")])
+    assert first.exit_code == 0, first.output
+    summary, preds = read_results(tmp_path / "r1")
+    assert summary.n_errors == 1 and summary.metrics["exact_match"].value == pytest.approx(6 / 7)
+    assert preds[-1].error and preds[-1].scores["exact_match"] == 0.0
+    calls_before = sum(server.calls.values())
+    second = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "r2")])
+    assert second.exit_code == 0, second.output
+    summary2, _ = read_results(tmp_path / "r2")
+    # the six answers came from the cache; only the failed request went to the server again (twice: 1 retry)
+    assert summary2.settings["cache_hits"] == 6
+    assert sum(server.calls.values()) - calls_before == 2
+
+
+def test_interrupted_run_resumes_from_cache(server, tmp_path):
+    from sftwise.cache import CachedGenerator, ResponseCache
+
+    gen = get_generator(f"openai:fake@{server.base_url}", concurrency=2, max_retries=0)
+
+    class Interrupting:
+        name = gen.name
+
+        def __init__(self):
+            self.batches = 0
+
+        def generate(self, requests, params):
+            self.batches += 1
+            if self.batches == 3:
+                raise KeyboardInterrupt
+            return gen.generate(requests, params)
+
+    requests = [_req(i, f"item {i}") for i in range(20)]
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    with pytest.raises(KeyboardInterrupt):
+        CachedGenerator(Interrupting(), cache, chunk_size=4).generate(requests, GenerationParams())
+    assert len(cache) == 8  # two chunks were committed before the interruption
+    before = sum(server.calls.values())
+    resumed = CachedGenerator(gen, cache, chunk_size=4)
+    results = resumed.generate(requests, GenerationParams())
+    assert [r.text for r in results] == [f"echo: item {i}" for i in range(20)]
+    assert resumed.hits == 8 and sum(server.calls.values()) - before == 12
+    # different params are a different key
+    assert CachedGenerator(gen, cache).generate(requests[:1], GenerationParams(temperature=0.5))[0].cached is False
