@@ -105,7 +105,11 @@ def _read(path: str, format: str | None, field_map: Mapping[str, str] | None) ->
         seen = lines_of.setdefault(fmt, [])
         if len(seen) < _MAX_LINES_PER_FORMAT:
             seen.append(line)
-        conversation = parsers[fmt](obj, path, line, findings)
+        try:
+            conversation = parsers[fmt](obj, path, line, findings)
+        except Exception as exc:  # a reader bug must cost one record, not the whole read
+            findings.append(emit("SW119", f"this {fmt} record could not be read ({type(exc).__name__}: {exc}).", "Please report this sftwise bug with the record; it is skipped.", path, line))
+            continue
         if conversation is not None:
             append(Record(conversation, Source(path, line)))
     main = counts.most_common(1)[0][0] if counts else format

@@ -258,9 +258,13 @@ def _parse_chat(items: Any, out: Out, file: str, line: int, top: str, role_key: 
             _missing(out, file, line, f"{field}.{text_key}", f"field {text_key!r}")
             content = ""
         parts = _message_content(content, out, file, line, f"{field}.{text_key}") or []
-        if role is None:
-            _missing(out, file, line, f"{field}.{role_key}", f"field {role_key!r}")
-            role = MODEL if len(turns) % 2 else USER
+        if role is None or not isinstance(role, str):
+            if role is None:
+                _missing(out, file, line, f"{field}.{role_key}", f"field {role_key!r}")
+            else:
+                _wrong_type(out, file, line, f"{field}.{role_key}", role, "a string")
+            turns.append(Turn(role=MODEL if len(turns) % 2 else USER, parts=parts))  # guessed from the position
+            continue
         if role == system_value:
             text = "\n".join(p.text for p in parts if p.text is not None)
             if turns or system is not None:

@@ -77,3 +77,5 @@ rule("SW116", "huge-record", W, "A single record larger than 1 MB.",
 rule("SW117", "blank-lines", I, "Blank lines between records.", "They are skipped, but some strict validators reject them.")
 rule("SW118", "unsupported-part", W, "A part kind sftwise does not carry (functionCall, functionResponse, inlineData); it is dropped from the canonical form.",
      "Converting the file would lose it; Vertex tuning also rejects inline data (use gs:// fileData).")
+rule("SW119", "reader-bug", E, "A record whose structure made the reader fail unexpectedly; it is skipped.",
+     "This is a bug in sftwise (a reader must turn every problem into a specific finding): please report it with the record.")
