@@ -91,3 +91,12 @@ def test_cost_estimate_is_tokens_times_epochs_with_a_dated_price(tmp_path, monke
         load_prices()
     with pytest.raises(SftwiseError, match="epochs must be >= 1"):
         estimate_tuning_cost(10, 0, model="gemini-2.5-flash", prices={})
+
+
+def test_dataset_cost_counts_the_file(datasets):
+    from sftwise.gemini.cost import estimate_dataset_cost
+
+    train, _ = datasets
+    est = estimate_dataset_cost(train, 4, model="gemini-2.5-flash-lite")
+    assert est.records == 12 and est.tokens_counted_by == "offline estimate"
+    assert est.billed_tokens == 4 * (est.dataset_tokens + 8 * 12) and est.usd_per_million == 1.5

@@ -491,6 +491,17 @@ def check_gemini_target(
     return findings
 
 
+def count_dataset_tokens(data: Dataset | str | os.PathLike[str], *, target: str,
+                         token_counter: TokenCounter | None | str = "auto") -> tuple[int, int, str]:
+    """(tokens, examples, how counted) of a dataset for ``target``, as tuning bills them per epoch."""
+    limits = resolve_model(target)
+    if token_counter == "auto":
+        token_counter, _ = auto_token_counter(limits.model)
+    _, examples, _ = _raw_examples(data)
+    _, total, how = _check_file(examples, limits, token_counter, 0)
+    return total, len(examples), how
+
+
 def _name(data: Dataset | str | os.PathLike[str]) -> str:
     return str(data.path if isinstance(data, Dataset) else data)
 

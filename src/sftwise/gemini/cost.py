@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -89,3 +90,19 @@ def estimate_tuning_cost(
         usd_per_million=price, usd=None if price is None else round(billed / 1e6 * price, 4),
         prices_date=PRICES_DATE.isoformat(), prices_source=PRICES_SOURCE, tokens_counted_by=tokens_counted_by,
     )
+
+
+def estimate_dataset_cost(
+    train: Any,
+    epochs: int,
+    *,
+    model: str,
+    token_counter: Any = "auto",
+    prices: dict[str, float] | None = None,
+) -> CostEstimate:
+    """:func:`estimate_tuning_cost` for a training file or Dataset, counting its tokens for ``model``
+    (the countTokens API when credentials are present, else the offline estimate, as the audit does)."""
+    from sftwise.audit.gemini_limits import count_dataset_tokens
+
+    tokens, records, how = count_dataset_tokens(train, target=model, token_counter=token_counter)
+    return estimate_tuning_cost(tokens, epochs, model=model, records=records, prices=prices, tokens_counted_by=how)
