@@ -156,3 +156,18 @@ def test_any_bytes_give_records_or_findings(tmp_path: Path, data: bytes, ext: st
 def test_any_json_lines_give_records_or_findings(tmp_path: Path, values: list, crlf: bool) -> None:
     sep = "\r\n" if crlf else "\n"
     _check_any(tmp_path, sep.join(json.dumps(v) for v in values).encode(), "v.jsonl")
+
+
+def test_a_reader_bug_costs_one_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sftwise.formats import records
+
+    real = records.PARSERS["prompt_completion"]
+
+    def flaky(obj, file, line, out):
+        if obj.get("prompt") == "boom":
+            raise KeyError("boom")
+        return real(obj, file, line, out)
+
+    monkeypatch.setitem(records.PARSERS, "prompt_completion", flaky)
+    result = _read(tmp_path, b'{"prompt": "a", "completion": "b"}\n{"prompt": "boom", "completion": "b"}\n')
+    assert [(f.code, f.line) for f in result.findings] == [("SW119", 2)] and len(result.dataset) == 1
