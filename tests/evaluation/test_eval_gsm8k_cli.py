@@ -123,3 +123,30 @@ def test_missing_reference_empty_and_huge_predictions(tmp_path):
     # the output of `eval --predictions` can never overwrite its own input
     result = _run("eval", "--predictions", str(tmp_path / "out" / "predictions.jsonl"), "-o", str(tmp_path / "out"))
     assert result.exit_code == 2 and "never overwrites input" in result.output
+
+
+def test_compare_recomputes_corpus_bleu_and_flags_signature_mismatch(tmp_path):
+    import random
+
+    import sacrebleu
+
+    rng = random.Random(0)
+    words = "the cat dog sat ran on a mat quickly".split()
+    refs = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(60)]
+    good = [r if i % 2 else " ".join(rng.choice(words) for _ in range(8)) for i, r in enumerate(refs)]
+    bad = [" ".join(rng.choice(words) for _ in range(8)) for _ in refs]
+    dirs = []
+    for name, preds, extra in (("a", bad, []), ("b", good, []), ("c", good, ["--rouge-stemmer"])):
+        path = write_jsonl(tmp_path / f"{name}.jsonl", [{"id": str(i), "prediction": p, "reference": r} for i, (p, r) in enumerate(zip(preds, refs))])
+        result = _run("eval", "--predictions", str(path), "--metrics", "bleu,rougeL", "--resamples", "50", *extra, "-o", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+        dirs.append(tmp_path / name)
+    report = compare(dirs, resamples=200)
+    bleu = report.comparisons[0].metrics[0]
+    assert bleu.metric == "bleu" and bleu.test == "paired-bootstrap"
+    expected = sacrebleu.corpus_bleu(good, [refs]).score - sacrebleu.corpus_bleu(bad, [refs]).score
+    assert bleu.delta == pytest.approx(expected)
+    assert bleu.ci_low < bleu.delta < bleu.ci_high and bleu.p_value < 0.05
+    rouge_b = report.comparisons[0].metrics[1]
+    rouge_c = report.comparisons[1].metrics[1]
+    assert rouge_b.comparable and not rouge_c.comparable  # stemmer on in c: signatures differ

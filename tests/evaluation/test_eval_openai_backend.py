@@ -111,3 +111,16 @@ def test_interrupted_run_resumes_from_cache(server, tmp_path):
     assert resumed.hits == 8 and sum(server.calls.values()) - before == 12
     # different params are a different key
     assert CachedGenerator(gen, cache).generate(requests[:1], GenerationParams(temperature=0.5))[0].cached is False
+
+
+def test_backends_and_cli_import_no_sdk_or_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sftwise.backends, sftwise.cli.eval_cmds, sftwise.evaluate.results;"
+        "heavy = [m for m in ('torch', 'openai', 'google.genai', 'transformers', 'sacrebleu', 'sklearn') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -49,6 +49,8 @@ class EvalSummary(BaseModel):
     few_shot: int = 0
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)  # generation params, seed, versions
+    n_missing_reference: int = 0  # examples with no reference: generated, not scored
+    n_empty_prediction: int = 0  # empty or missing outputs (errors included): scored as wrong
 
 
 def write_results(output_dir, predictions: list[Prediction], summary: EvalSummary) -> None:
