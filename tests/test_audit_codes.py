@@ -248,3 +248,26 @@ def test_target_runs_the_gemini_limit_checks(tmp_path: Path) -> None:
     report = audit(path, target="gemini-2.5-flash")
     assert report.target == "gemini-2.5-flash"
     assert any(f.code.startswith("SW6") for f in report.findings)
+
+
+def test_any_json_lines_audit_without_a_failed_check(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    text = st.sampled_from(["", " ", "q", "a b", "{}"])
+    role = st.sampled_from(["user", "model", "assistant", "system", "bot", 3])
+    turn = st.fixed_dictionaries({"role": role, "parts": st.lists(st.fixed_dictionaries({"text": text}), max_size=2)})
+    record = st.fixed_dictionaries({"contents": st.lists(turn, max_size=4)},
+                                   optional={"systemInstruction": st.fixed_dictionaries({"parts": st.lists(st.fixed_dictionaries({"text": text}), max_size=2)})})
+    other = st.fixed_dictionaries({"messages": st.lists(st.fixed_dictionaries({"role": role, "content": text}), max_size=3)})
+    folder = tmp_path_factory.mktemp("prop")
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(record | other, min_size=1, max_size=6), st.lists(record, max_size=3))
+    def check(train: list, val: list) -> None:
+        (folder / "t.jsonl").write_bytes(lines(*train))
+        (folder / "v.jsonl").write_bytes(lines(*val) if val else b"")
+        report = audit(folder / "t.jsonl", validation=folder / "v.jsonl", max_tokens=5)
+        assert not [str(f) for f in report.findings if f.code in ("SW119", "SW199")]
+
+    check()
