@@ -137,3 +137,17 @@ def test_cli_judge_pairwise(tmp_path, items, judge_server):
     assert bad.exit_code == 2 and "unknown backend" in bad.output and "Traceback" not in bad.output
     typo = CliRunner().invoke(app, ["judge", str(a), "--judge", spec(judge_server, "good-judge"), "--rubric", "fluensy", "-o", str(tmp_path / "x")])
     assert typo.exit_code == 2 and "did you mean 'fluency'" in typo.output
+
+
+def test_judge_scores_join_compare(tmp_path, items):
+    compare = pytest.importorskip("sftwise.evaluate.compare").compare
+    qa, qb = qualities(40, seed=5), [min(5, q + 1) for q in qualities(40, seed=5)]
+    a = write_results(tmp_path / "a", "base", items[:40], qa)
+    b = write_results(tmp_path / "b", "tuned", items[:40], qb, style=1)
+    rubric = load_rubric("task_specific")
+    run_judge(a, FakeGenerator(), rubric, a)  # in place: the results directory itself gains the judge metric
+    run_judge(b, FakeGenerator(), rubric, b)
+    report = compare([a, b], metrics=["judge:task_specific"], resamples=200)
+    delta = report.comparisons[0].metrics[0].model_dump()
+    assert delta["metric"] == "judge:task_specific" and delta["delta"] == pytest.approx(sum(y - x for x, y in zip(qa, qb)) / 40)
+    assert delta["ci_low"] > 0

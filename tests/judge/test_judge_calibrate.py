@@ -133,6 +133,11 @@ def test_pairwise_calibration(world, tmp_path):
     c = report.candidates[0]
     assert report.mode == "pairwise" and c.overall.exact.value == 1.0 and c.position_consistency == 1.0
     assert "as well as they agree with each other" in report.verdict
+    path = tmp_path / "prefs.jsonl"
+    path.write_text("".join(json.dumps({"id": lab.item_id, "annotator": lab.annotator, "preference": lab.preference}) + "\n" for lab in labels))
+    out = CliRunner().invoke(app, ["calibrate", "--human", str(path), "--judge-results", str(tmp_path / "j")])
+    assert out.exit_code == 0, out.output
+    assert "position consistency" in out.output and "tie" in out.output
 
 
 def test_cli_calibrate_and_search(world, tmp_path, judge_server):

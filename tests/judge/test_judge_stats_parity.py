@@ -16,6 +16,7 @@ from sftwise.judge.stats import agreement, bootstrap, cohen_kappa, exact_agreeme
 pairs = st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=3, max_size=60)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
 @settings(max_examples=150, deadline=None)
 @given(pairs, st.sampled_from([None, "linear", "quadratic"]))
 def test_kappa_equals_sklearn(data, weights):

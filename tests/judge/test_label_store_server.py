@@ -123,3 +123,28 @@ def test_cli_label_import_export(tmp_path, results):
     assert "SW801" in out.output and "imported 3 label(s)" in out.output and "exported 3 label(s)" in out.output
     bad = CliRunner().invoke(app, ["label", str(res), "--annotator", "bo", "--rubric", "nope-rubric"])
     assert bad.exit_code == 2 and "unknown rubric" in bad.output
+
+
+def test_cli_label_serves_until_stopped(tmp_path, results):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    res, ids = results
+    db = tmp_path / "l.sqlite"
+    proc = subprocess.Popen([sys.executable, "-m", "sftwise", "label", str(res), "--annotator", "alice", "--db", str(db), "--port", "0",
+                             "--rubric", "fluency"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, line
+        base = f"http://127.0.0.1:{match.group(1)}"
+        assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "alice", "value": 5})[0] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert proc.returncode == 0
+    assert [lab.score for lab in read_labels(db)] == [5.0]

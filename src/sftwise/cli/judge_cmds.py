@@ -196,19 +196,24 @@ def _print_calibration(console, report) -> None:  # noqa: ANN001
     else:
         console.print(f"inter-annotator agreement: {iaa.note}")
     table = Table(title="judge configurations (chosen on the tuning items, reported on held-out items)")
+    pairwise = report.mode == "pairwise"
     for col in ("judge", "tuning κ", "held-out κ", "held-out exact", "±1", "Spearman", "Kendall", "bias", "vs each annotator κ", "missing"):
         table.add_column(col)
+    if pairwise:
+        table.add_column("position consistency")
     for c in report.candidates:
         h = c.heldout
         kappa = h.kappa_quadratic if report.kappa_kind != "plain" else h.kappa
         mark = " ✔" if c.name == report.chosen else ""
         table.add_row(c.name + mark, "n/a" if c.selection_kappa is None else f"{c.selection_kappa:.3f}", kappa.fmt(2), h.exact.fmt(2),
                       h.within_one.fmt(2), h.spearman.fmt(2), h.kendall.fmt(2), h.bias.fmt(2),
-                      "n/a" if c.judge_vs_annotators is None else f"{c.judge_vs_annotators:.3f}", str(c.n_missing))
+                      "n/a" if c.judge_vs_annotators is None else f"{c.judge_vs_annotators:.3f}", str(c.n_missing),
+                      *([f"{c.position_consistency:.3f}" if c.position_consistency is not None else "n/a"] if pairwise else []))
     console.print(table)
     chosen = next(c for c in report.candidates if c.name == report.chosen)
     cm = Table(title=f"confusion matrix of {chosen.name}, all labelled items (rows: human, columns: judge)")
-    labels = [f"{v:g}" for v in chosen.overall.confusion.labels]
+    names = {0.0: "B", 1.0: "tie", 2.0: "A"} if pairwise else {}
+    labels = [names.get(v, f"{v:g}") for v in chosen.overall.confusion.labels]
     cm.add_column("human \\ judge")
     for lab in labels:
         cm.add_column(lab)
