@@ -7,8 +7,8 @@ raw JSONL lines (the service parses the raw file, not our canonical form), so ev
 ``file:line`` and the field the service would reject.
 
 Token counts: with a Gemini client (credentials present) the count of each example comes from the
-``countTokens`` API of the chosen base model; otherwise it is an offline estimate (about 4 characters
-per token, 258 tokens per image) and every length finding says so (SW610).
+``countTokens`` API of the chosen base model; otherwise it is the project's offline estimate
+(``sftwise.tokens``: UTF-8 bytes / 4, plus 258 tokens per image) and every length finding says so (SW610).
 
 This module imports neither ``google.genai`` nor ``sftwise.train``: audit must run on a laptop with no
 cloud SDK; the client, when there is one, is passed in.
@@ -17,7 +17,6 @@ cloud SDK; the client, when there is one, is passed in.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,9 +25,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sftwise.conversation import MODEL, USER, Conversation, Dataset
+from sftwise.conversation import MODEL, USER, Dataset
 from sftwise.findings import Finding, Severity, rule
 from sftwise.io import SftwiseError
+from sftwise.tokens import CHARS_PER_TOKEN
+from sftwise.tokens import estimate_tokens as estimate_text_tokens
 
 # -- the table ---------------------------------------------------------------------------------
 
@@ -115,7 +116,6 @@ ADAPTER_SIZE_ENUM = {
 
 MAX_API_COUNTS = 2_000  # countTokens calls per file; beyond, the longest examples by estimate are counted
 API_COUNT_THREADS = 8
-CHARS_PER_TOKEN = 4.0  # offline estimate for Gemini's SentencePiece vocabulary on English text
 TOKENS_PER_IMAGE = 258  # Gemini's documented cost of one image up to 384x384
 
 
@@ -203,7 +203,7 @@ rule(FILE_SIZE, "gemini-file-size", Severity.ERROR,
      "The job is rejected when the uploaded file is over the size limit.")
 rule(ESTIMATED_TOKENS, "gemini-estimated-tokens", Severity.INFO,
      "Token counts are an offline estimate, not the countTokens API.",
-     "Without Google credentials sftwise estimates ~4 characters per token; exact counts need `gcloud auth application-default login`.")
+     "Without Google credentials sftwise estimates tokens as UTF-8 bytes / 4 (sftwise.tokens); exact counts need `gcloud auth application-default login`.")
 rule(FUNCTION_CALLS, "gemini-function-calls", Severity.WARNING,
      "The example has functionCall parts, which this base model was seen to reject.",
      "Gemini 2.5 Flash tuning has been reported to reject function-call parts; check with a small job first.")
@@ -236,30 +236,15 @@ def iter_raw(path: str | os.PathLike[str]) -> Iterator[RawExample]:
                 yield RawExample(name, number, None, f"not valid JSON ({exc.msg} at column {exc.colno})")
 
 
-def conversation_to_gemini(conv: Conversation) -> dict[str, Any]:
-    """A canonical conversation as the service's JSON object (what ``formats.write(format='gemini')`` writes)."""
-    def parts(turn_parts: Sequence[Any]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for part in turn_parts:
-            if part.text is not None:
-                out.append({"text": part.text})
-            elif part.file_uri is not None:
-                out.append({"fileData": {"mimeType": part.mime_type or "", "fileUri": part.file_uri}})
-        return out
-
-    obj: dict[str, Any] = {"contents": [{"role": t.role, "parts": parts(t.parts)} for t in conv.turns]}
-    if conv.system:
-        obj = {"systemInstruction": {"role": "system", "parts": [{"text": conv.system}]}, **obj}
-    return obj
-
-
 def _raw_examples(data: Dataset | str | os.PathLike[str]) -> tuple[str, list[RawExample], int | None]:
     """(name, examples, file size) from a path (raw lines) or a Dataset (its file when Gemini JSONL, else converted)."""
     if isinstance(data, Dataset):
         if data.path and data.format in (None, "gemini") and Path(data.path).is_file() and str(data.path).endswith(".jsonl"):
             return _raw_examples(data.path)
+        from sftwise.formats.records import emit_gemini
+
         name = data.path or "<memory>"
-        examples = [RawExample(r.source.path, r.source.line, conversation_to_gemini(r.conversation)) for r in data.records]
+        examples = [RawExample(r.source.path, r.source.line, emit_gemini(r.conversation)) for r in data.records]
         size = sum(len(json.dumps(e.obj, ensure_ascii=False).encode()) + 1 for e in examples)
         return name, examples, size
     path = Path(data)
@@ -283,8 +268,8 @@ _PART_KEYS = {"text", "fileData", "inlineData", "functionCall", "functionRespons
 
 
 def _check_parts(ex: RawExample, parts: Any, where: str, limits: GeminiLimits, out: list[Finding]) -> tuple[int, int]:
-    """Check one ``parts`` list; return (characters of text, number of images)."""
-    chars = images = 0
+    """Check one ``parts`` list; return (estimated text tokens, number of images)."""
+    text_tokens = images = 0
     if not isinstance(parts, list) or not parts:
         out.append(_finding(SCHEMA, Severity.ERROR, ex, "`parts` must be a non-empty list", "Give each turn at least one {\"text\": ...} part.", f"{where}.parts"))
         return 0, 0
@@ -300,7 +285,7 @@ def _check_parts(ex: RawExample, parts: Any, where: str, limits: GeminiLimits, o
             if not isinstance(part["text"], str):
                 out.append(_finding(SCHEMA, Severity.ERROR, ex, f"`text` must be a string, got {type(part['text']).__name__}", "", f"{loc}.text"))
             else:
-                chars += len(part["text"])
+                text_tokens += estimate_text_tokens(part["text"])
         if "inlineData" in part:
             out.append(_finding(FILE_PART, Severity.ERROR, ex, "inline file data is not accepted by tuning", "Upload the file to gs:// and reference it as fileData {mimeType, fileUri}.", f"{loc}.inlineData"))
         if "fileData" in part:
@@ -316,14 +301,14 @@ def _check_parts(ex: RawExample, parts: Any, where: str, limits: GeminiLimits, o
             images += 1
         if "functionCall" in part and limits.rejects_function_calls:
             out.append(_finding(FUNCTION_CALLS, Severity.WARNING, ex, f"functionCall part; {limits.model} tuning was seen to reject these", "Try a small job first or tune gemini-2.5-pro.", loc))
-    return chars, images
+    return text_tokens, images
 
 
 @dataclass
 class ExampleStats:
     file: str
     line: int
-    chars: int
+    text_tokens: int  # offline estimate of the text parts
     images: int
     obj: Any
 
@@ -342,14 +327,14 @@ def check_example(ex: RawExample, limits: GeminiLimits) -> tuple[list[Finding], 
     unknown = set(obj) - {"systemInstruction", "contents", "tools"}
     if unknown:
         out.append(_finding(SCHEMA, Severity.ERROR, ex, f"unknown top-level field(s) {sorted(unknown)}", "Only systemInstruction, contents and tools are accepted; move ids and labels elsewhere."))
-    chars = images = 0
+    text_tokens = images = 0
     if "systemInstruction" in obj:
         si = obj["systemInstruction"]
         if not isinstance(si, dict):
             out.append(_finding(SCHEMA, Severity.ERROR, ex, "`systemInstruction` must be an object with `parts`", "", "systemInstruction"))
         else:
             c, i = _check_parts(ex, si.get("parts"), "systemInstruction", limits, out)
-            chars, images = chars + c, images + i
+            text_tokens, images = text_tokens + c, images + i
     contents = obj.get("contents")
     if not isinstance(contents, list) or not contents:
         out.append(_finding(SCHEMA, Severity.ERROR, ex, "`contents` must be a non-empty list of turns", "Add the user turn and the model's answer.", "contents"))
@@ -370,19 +355,19 @@ def check_example(ex: RawExample, limits: GeminiLimits) -> tuple[list[Finding], 
             out.append(_finding(TURN_ORDER, Severity.ERROR, ex, f"two consecutive {role!r} turns", "Merge them into one turn with several parts.", f"{loc}.role"))
         previous = role
         c, i = _check_parts(ex, turn.get("parts"), loc, limits, out)
-        chars, images = chars + c, images + i
+        text_tokens, images = text_tokens + c, images + i
     if previous != MODEL:
         out.append(_finding(NO_FINAL_MODEL, Severity.WARNING, ex, "the example does not end with a model turn", "Add the expected answer as the last (model) turn.", f"contents[{len(contents) - 1}]"))
     if images > MAX_IMAGES_PER_EXAMPLE:
         out.append(_finding(TOO_MANY_IMAGES, Severity.ERROR, ex, f"{images} images; the limit is {MAX_IMAGES_PER_EXAMPLE} per example", "Split the example."))
-    return out, ExampleStats(ex.file, ex.line, chars, images, obj)
+    return out, ExampleStats(ex.file, ex.line, text_tokens, images, obj)
 
 
 # -- token counting ----------------------------------------------------------------------------
 
 def estimate_tokens(stats: ExampleStats) -> int:
-    """Offline estimate: ceil(characters / 4) + 258 per image."""
-    return math.ceil(stats.chars / CHARS_PER_TOKEN) + TOKENS_PER_IMAGE * stats.images
+    """Offline estimate: UTF-8 bytes / 4 per text part (``sftwise.tokens``) + 258 per image."""
+    return stats.text_tokens + TOKENS_PER_IMAGE * stats.images
 
 
 TokenCounter = Callable[[dict[str, Any]], int]
@@ -486,7 +471,7 @@ def check_gemini_target(
                                     hint=f"Keep a random {cap_val:,} (sftwise split) and move the rest to the test set."))
     if token_counter is None:
         findings.append(Finding(code=ESTIMATED_TOKENS, severity=Severity.INFO,
-                                message=f"token counts are offline estimates (~{CHARS_PER_TOKEN:g} characters per token, {TOKENS_PER_IMAGE} per image), not the countTokens API ({why_estimated})",
+                                message=f"token counts are offline estimates (UTF-8 bytes / {CHARS_PER_TOKEN} per token, {TOKENS_PER_IMAGE} per image), not the countTokens API ({why_estimated})",
                                 hint="For exact counts run `gcloud auth application-default login` and set GOOGLE_CLOUD_PROJECT."))
     return findings
 
