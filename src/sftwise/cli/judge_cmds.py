@@ -211,6 +211,8 @@ def _print_calibration(console, report) -> None:  # noqa: ANN001
                       *([f"{c.position_consistency:.3f}" if c.position_consistency is not None else "n/a"] if pairwise else []))
     console.print(table)
     chosen = next(c for c in report.candidates if c.name == report.chosen)
+    if pairwise and chosen.position_consistency is not None:
+        console.print(f"position consistency of {chosen.name}: {chosen.position_consistency:.3f} (same winner in both orders)")
     cm = Table(title=f"confusion matrix of {chosen.name}, all labelled items (rows: human, columns: judge)")
     names = {0.0: "B", 1.0: "tie", 2.0: "A"} if pairwise else {}
     labels = [names.get(v, f"{v:g}") for v in chosen.overall.confusion.labels]
