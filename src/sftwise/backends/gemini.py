@@ -59,11 +59,11 @@ class GeminiGenerator:
             client = genai_client(resolve_context(project, location, for_tuning=False))
         self.client = client
 
-    def _config(self, request: GenerationRequest, params: GenerationParams) -> Any:
+    def _config(self, system: str | None, params: GenerationParams) -> Any:
         from google.genai import types
 
         return types.GenerateContentConfig(
-            system_instruction=request.system or None,
+            system_instruction=system,
             temperature=params.temperature,
             top_p=params.top_p,
             max_output_tokens=params.max_new_tokens,
@@ -81,11 +81,11 @@ class GeminiGenerator:
             if m.get("role") != "system"
         ]
         system = request.system or "\n".join(m["content"] for m in request.messages if m.get("role") == "system") or None
-        request = request.model_copy(update={"system": system})
+        config = self._config(system, params)
         start = time.perf_counter()
         try:
             response = with_retries(
-                lambda: self.client.models.generate_content(model=self.model, contents=contents, config=self._config(request, params)),
+                lambda: self.client.models.generate_content(model=self.model, contents=contents, config=config),
                 action=f"generating with {self.model}",
                 attempts=self.max_retries + 1,
             )

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable
@@ -223,8 +224,6 @@ def fetch_metric_series(client: Any, experiment: str) -> dict[str, list[tuple[in
     api = client._api_client  # google-genai's authenticated HTTP session (base URL, token, errors)
 
     def get(path: str) -> dict[str, Any]:
-        import json
-
         response = with_retries(lambda: api.request("get", path, {}), action=f"reading {path}")
         return json.loads(response.body) if response.body else {}
 

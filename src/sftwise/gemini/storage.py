@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from sftwise.gemini.errors import ROLES_HINT, with_retries
+from sftwise.gemini.errors import with_retries
 from sftwise.io import SftwiseError
 
 
@@ -36,12 +36,7 @@ def upload_file(client: Any, path: str | Path, bucket_uri: str) -> str:
     """Upload ``path`` under ``bucket_uri``; return its ``gs://`` URI. Checks the bucket exists first."""
     path = Path(path)
     bucket_name, prefix = parse_gs_uri(bucket_uri)
-    try:
-        bucket = with_retries(lambda: client.lookup_bucket(bucket_name), action=f"looking up bucket gs://{bucket_name}")
-    except SftwiseError as exc:
-        if "permission denied" in str(exc):
-            raise SftwiseError(f"no access to bucket gs://{bucket_name}: {ROLES_HINT}") from None
-        raise
+    bucket = with_retries(lambda: client.lookup_bucket(bucket_name), action=f"looking up bucket gs://{bucket_name}")
     if bucket is None:
         raise SftwiseError(
             f"bucket gs://{bucket_name} does not exist (or is in another project). Create it in your tuning region: "
