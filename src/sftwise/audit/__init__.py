@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from sftwise.audit.base import CROSS_SPLIT_CHECKS, SPLIT_CHECKS, AuditContext, cross_split_check, profile, split_check
 from sftwise.audit.stats import DatasetStats, Distribution, dataset_stats
 from sftwise.conversation import Dataset
-from sftwise.findings import Finding, Severity, rule, sort_findings
+from sftwise.findings import Finding, Severity, rule
 from sftwise.formats import read
 from sftwise.formats.rules import W, emit
 from sftwise.io import SftwiseError
@@ -166,7 +166,7 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
         _run(check, (splits, ctx), findings)
     if target and target.startswith("gemini") and not any(c.__module__.endswith("gemini_limits") for c in CROSS_SPLIT_CHECKS):
         _gemini_target(splits, ctx, findings)
-    return AuditReport(findings=_cap(sort_findings(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
+    return AuditReport(findings=_cap(_sorted(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
                        max_tokens=limit, target=target)
 
 
@@ -188,7 +188,16 @@ def _cap(findings: list[Finding], max_listed: int) -> list[Finding]:
         if n > max_listed:
             sample = next(f for f in findings if f.code == code and f.file == file)
             kept.append(sample.model_copy(update={"message": f"{n - max_listed} more {code} findings in this file are not listed (the first {max_listed} are).", "line": None, "column": None, "field": None}))
-    return sort_findings(kept)
+    return _sorted(kept)
+
+
+_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def _sorted(findings: Iterable[Finding]) -> list[Finding]:
+    """Errors first, then by file, line and code (as :func:`sort_findings`), with a file's summary
+    findings (no line) after its located ones."""
+    return sorted(findings, key=lambda f: (_RANK[f.severity], f.file or "", bool(f.file) and f.line is None, f.line or 0, f.code))
 
 
 def _gemini_target(splits: dict[str, Dataset], ctx: AuditContext, findings: list[Finding]) -> None:
