@@ -48,6 +48,7 @@ def test_audit_dirty_sample_exits_1_with_locations(tmp_path: Path) -> None:
         (["audit", "{train}", "--max-tokens", "0"], "--max-tokens"),
         (["audit"], "Missing argument"),
         (["explain", "SW999"], "unknown finding code"),
+        (["audit", "{train}", "--json", "{dir}"], "is a directory"),
         (["convert", "{train}", "{out}", "--to", "chatml"], "not a format"),
         (["convert", "{train}", "{out}", "--map", "question"], "expected OLD=NEW"),
         (["convert", "{train}", "{train}"], "never overwrites input"),
@@ -56,7 +57,7 @@ def test_audit_dirty_sample_exits_1_with_locations(tmp_path: Path) -> None:
 def test_usage_errors_exit_2_without_traceback(tmp_path: Path, args: list[str], message: str) -> None:
     train = tmp_path / "train.jsonl"
     train.write_text('{"prompt": "a", "completion": "b"}\n')
-    args = [a.format(train=train, out=tmp_path / "out.jsonl") for a in args]
+    args = [a.format(train=train, out=tmp_path / "out.jsonl", dir=tmp_path) for a in args]
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert message in result.output

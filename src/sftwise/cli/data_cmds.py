@@ -28,10 +28,15 @@ def audit(
     Exit code 1 when any error-level finding exists, 0 otherwise, 2 on usage errors.
     Look up any code with `sftwise explain CODE`.
     """
-    from sftwise.audit import audit as run_audit
-    from sftwise.io import write_json
+    from rich.console import Console
 
-    report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=max_listed)
+    from sftwise.audit import audit as run_audit
+    from sftwise.io import SftwiseError, write_json
+
+    if json_out is not None and json_out.is_dir():
+        raise SftwiseError(f"--json {json_out} is a directory; give a file path such as {json_out / 'audit.json'}.")
+    with Console(stderr=True).status(f"Auditing {train}" + (f", {validation}" if validation else "") + (f", {test}" if test else "") + " ..."):
+        report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=max_listed)
     if json_out:
         write_json(json_out, report)
     _render(report)
