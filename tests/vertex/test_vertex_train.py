@@ -222,7 +222,7 @@ def emulator_client():
 def test_bucket_without_access_names_the_roles(emulator, datasets, tmp_path):
     emulator.inject("/storage/v1/b/sftwise-test", 403, "caller does not have storage.buckets.get access", method="GET")
     train, _ = datasets
-    with pytest.raises(SftwiseError, match=r"looking up bucket gs://sftwise-test: permission denied \(403\): caller does not have storage.buckets.get access.*roles/storage.objectAdmin"):
+    with pytest.raises(SftwiseError, match=r"looking up bucket gs://sftwise-test: permission denied \(403\): .*caller does not have storage.buckets.get access.*roles/storage.objectAdmin"):
         train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
     assert not emulator.bodies("POST", "tuningJobs")
 
