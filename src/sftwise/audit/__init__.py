@@ -208,10 +208,3 @@ def _gemini_target(splits: dict[str, Dataset], ctx: AuditContext, findings: list
         raise SftwiseError(f"--target {ctx.target}: the Gemini limit checks are not installed in this version of sftwise.") from None
     _run(lambda: check_gemini_target(splits["train"], splits.get("validation"), target=ctx.target), (), findings)
 
-
-def findings_by_code(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
-    """Group findings by code (for renderers)."""
-    groups: dict[str, list[Finding]] = {}
-    for f in findings:
-        groups.setdefault(f.code, []).append(f)
-    return groups
