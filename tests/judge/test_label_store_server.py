@@ -148,3 +148,41 @@ def test_cli_label_serves_until_stopped(tmp_path, results):
         proc.wait(timeout=10)
     assert proc.returncode == 0
     assert [lab.score for lab in read_labels(db)] == [5.0]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sftwise.judge.rubric import parse_rubric  # noqa: E402
+
+cell = st.one_of(st.text(alphabet="abAB tie0123456789.-,\"\n", max_size=8), st.sampled_from(["", "A", "tie", "3", "x"]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(cell, cell, cell, cell), max_size=6), st.sampled_from(["csv", "jsonl"]))
+def test_label_parser_only_raises_user_errors(tmp_path, rows, ext):
+    path = tmp_path / f"labels.{ext}"
+    if ext == "csv":
+        import csv
+
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "annotator", "score", "preference"])
+            writer.writerows(rows)
+    else:
+        path.write_text("".join(json.dumps(dict(zip(["id", "annotator", "score", "preference"], r))) + "\n" for r in rows))
+    try:
+        labels = read_label_file(path)
+    except SftwiseError:
+        return
+    for lab in labels:
+        assert lab.annotator and ((lab.score is None) != (lab.preference is None))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=120))
+def test_rubric_parser_only_raises_user_errors(text):
+    try:
+        parse_rubric(text, "r.yaml")
+    except SftwiseError:
+        pass

@@ -58,15 +58,16 @@ def judge_cmd(
 
 
 def _print_judge(console, report) -> None:  # noqa: ANN001
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{report.mode} judge {report.judge} · rubric {report.rubric}", show_header=False)
+    table = Table(title=escape(f"{report.mode} judge {report.judge} · rubric {report.rubric}"), show_header=False)
     table.add_row("items", f"{report.n} ({report.n_scored} scored, {report.n_missing} missing)")
     if report.mode == "pointwise":
         table.add_row("mean score [95% CI]", report.mean_score.fmt(2) if report.mean_score else "n/a")
         table.add_row("score counts", ", ".join(f"{k}: {v}" for k, v in report.score_counts.items()) or "none")
     else:
-        table.add_row(f"win rate of A ({report.model_a}) vs B ({report.model_b})", report.win_rate.fmt(3) if report.win_rate else "n/a")
+        table.add_row(escape(f"win rate of A ({report.model_a}) vs B ({report.model_b})"), report.win_rate.fmt(3) if report.win_rate else "n/a")
         table.add_row("wins / ties / losses", f"{report.wins} / {report.ties} / {report.losses}")
         table.add_row("position consistency", report.position_consistency.fmt(3) if report.position_consistency else "n/a")
         pb = report.position_bias
@@ -77,7 +78,7 @@ def _print_judge(console, report) -> None:  # noqa: ANN001
         if report.unmatched_ids:
             table.add_row("ids in only one result set", f"{len(report.unmatched_ids)} (not judged): {', '.join(report.unmatched_ids[:5])}")
     for reason, count in report.missing_reasons.items():
-        table.add_row("missing", f"{count} × {reason}")
+        table.add_row("missing", escape(f"{count} × {reason}"))
     if report.empty_explanations:
         table.add_row("empty explanations", str(report.empty_explanations))
     u = report.usage
@@ -102,6 +103,7 @@ def label_cmd(
 ) -> None:
     """Label predictions by hand in a small local web app (or import/export labels)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from sftwise.io import SftwiseError
     from sftwise.judge.autorater import load_results
@@ -114,7 +116,7 @@ def label_cmd(
         if import_path:
             n, findings = import_labels(import_path, db, known_ids=[p.id for p in preds])
             for f in findings:
-                console.print(f"[yellow]{f}[/]  {f.hint}", soft_wrap=True)
+                console.print(f"[yellow]{escape(str(f))}[/]", soft_wrap=True, highlight=False)
             console.print(f"imported {n} label(s) into {db}" + (f"; {len(findings)} with unknown ids skipped" if findings else ""))
         if export_path:
             n = export_labels(db, export_path)
@@ -182,10 +184,11 @@ def calibrate_cmd(
 
 
 def _print_calibration(console, report) -> None:  # noqa: ANN001
+    from rich.markup import escape
     from rich.table import Table
 
     for f in report.findings[:20]:
-        console.print(f"[yellow]{f}[/]", soft_wrap=True)
+        console.print(f"[yellow]{escape(str(f))}[/]", soft_wrap=True, highlight=False)
     if len(report.findings) > 20:
         console.print(f"[yellow]… and {len(report.findings) - 20} more labels with unknown ids[/]")
     console.print(f"{report.n_labels} labels on {report.n_items} items by {len(report.annotators)} annotator(s): {', '.join(report.annotators)}; "
@@ -197,7 +200,8 @@ def _print_calibration(console, report) -> None:  # noqa: ANN001
         console.print(f"inter-annotator agreement: {iaa.note}")
     table = Table(title="judge configurations (chosen on the tuning items, reported on held-out items)")
     pairwise = report.mode == "pairwise"
-    for col in ("judge", "tuning κ", "held-out κ", "held-out exact", "±1", "Spearman", "Kendall", "bias", "vs each annotator κ", "missing"):
+    table.add_column("judge", min_width=22, overflow="fold")
+    for col in ("tuning κ", "held-out κ", "held-out exact", "±1", "Spearman", "Kendall", "bias", "vs each annotator κ", "missing"):
         table.add_column(col)
     if pairwise:
         table.add_column("position consistency")
@@ -205,15 +209,15 @@ def _print_calibration(console, report) -> None:  # noqa: ANN001
         h = c.heldout
         kappa = h.kappa_quadratic if report.kappa_kind != "plain" else h.kappa
         mark = " ✔" if c.name == report.chosen else ""
-        table.add_row(c.name + mark, "n/a" if c.selection_kappa is None else f"{c.selection_kappa:.3f}", kappa.fmt(2), h.exact.fmt(2),
+        table.add_row(escape(c.name) + mark, "n/a" if c.selection_kappa is None else f"{c.selection_kappa:.3f}", kappa.fmt(2), h.exact.fmt(2),
                       h.within_one.fmt(2), h.spearman.fmt(2), h.kendall.fmt(2), h.bias.fmt(2),
                       "n/a" if c.judge_vs_annotators is None else f"{c.judge_vs_annotators:.3f}", str(c.n_missing),
                       *([f"{c.position_consistency:.3f}" if c.position_consistency is not None else "n/a"] if pairwise else []))
     console.print(table)
     chosen = next(c for c in report.candidates if c.name == report.chosen)
     if pairwise and chosen.position_consistency is not None:
-        console.print(f"position consistency of {chosen.name}: {chosen.position_consistency:.3f} (same winner in both orders)")
-    cm = Table(title=f"confusion matrix of {chosen.name}, all labelled items (rows: human, columns: judge)")
+        console.print(f"position consistency of {escape(chosen.name)}: {chosen.position_consistency:.3f} (same winner in both orders)")
+    cm = Table(title=escape(f"confusion matrix of {chosen.name}, all labelled items (rows: human, columns: judge)"))
     names = {0.0: "B", 1.0: "tie", 2.0: "A"} if pairwise else {}
     labels = [names.get(v, f"{v:g}") for v in chosen.overall.confusion.labels]
     cm.add_column("human \\ judge")
@@ -222,4 +226,4 @@ def _print_calibration(console, report) -> None:  # noqa: ANN001
     for lab, row in zip(labels, chosen.overall.confusion.matrix):
         cm.add_row(lab, *map(str, row))
     console.print(cm)
-    console.print(f"[bold]{report.verdict}[/]", soft_wrap=True)
+    console.print(f"[bold]{escape(report.verdict)}[/]", soft_wrap=True)

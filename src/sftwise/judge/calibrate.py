@@ -167,7 +167,8 @@ def run_from_judgments(name: str, source: str, judgments: Sequence[Judgment] | S
 def load_judge_run(path: str | Path) -> tuple[JudgeRun, list[float]]:
     report, judgments = load_judgments(path)
     pc = report.position_consistency.value if report.position_consistency else None
-    run = run_from_judgments(f"{report.judge} / {report.rubric}", str(path), judgments, pc)
+    judge = report.judge.split("@", 1)[0]  # the model, without the server URL
+    run = run_from_judgments(f"{judge} / {report.rubric}", str(path), judgments, pc)
     scale = [0.0, 1.0, 2.0] if report.mode == "pairwise" else [float(s) for s in load_rubric_scale(report.rubric, judgments)]
     return run, scale
 
@@ -185,6 +186,8 @@ def calibrate(labels: Sequence[Label], runs: Sequence[JudgeRun], scale: Sequence
               holdout: float = 0.5, seed: int = 0, n_resamples: int = 1000) -> CalibrationReport:
     if not runs:
         raise SftwiseError("give at least one judge result to calibrate (--judge-results)")
+    names = [r.name for r in runs]
+    runs = [r.model_copy(update={"name": f"{r.name} ({Path(r.source).name})"}) if names.count(r.name) > 1 else r for r in runs]
     modes = {r.mode for r in runs}
     if len(modes) > 1:
         raise SftwiseError("judge results mix pointwise and pairwise runs; calibrate one kind at a time")

@@ -138,16 +138,18 @@ def _model_for(loc: tuple) -> type[BaseModel] | None:
 
 
 def parse_rubric(text: str, origin: str) -> Rubric:
-    loader = _LineLoader(text)
-    loader.key_lines = {}  # type: ignore[attr-defined]
+    loader = None
     try:
+        loader = _LineLoader(text)
+        loader.key_lines = {}  # type: ignore[attr-defined]
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}" if mark else origin
-        raise SftwiseError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise SftwiseError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise SftwiseError(f"{origin}: a rubric is a YAML mapping with keys {', '.join(Rubric.model_fields)}")
     try:
