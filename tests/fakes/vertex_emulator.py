@@ -11,7 +11,7 @@ Served:
   data stats and an experiment; or FAILED when :attr:`fail_jobs_with` is set; CANCELLING -> CANCELLED.
 - ``POST .../publishers/google/models/M:generateContent`` and ``:countTokens``, ``.../endpoints/E:generateContent``.
 - The TensorBoard read path behind ``job.experiment``: the metadata context, runs, time series, ``:read``.
-- Storage JSON API: bucket get, object get, multipart upload.
+- Storage JSON API: bucket get, object get, multipart upload, resumable upload (files over 8 MiB).
 - Injected errors: :meth:`inject` makes the next N matching requests answer ``{"error": {...}}``.
 """
 
@@ -71,6 +71,7 @@ class VertexEmulator:
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     jobs: dict[str, _Job] = field(default_factory=dict)
     _injected: list[_Injected] = field(default_factory=list)
+    _resumable: dict[str, tuple[str, dict[str, Any], bytearray]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: int = 1000
 
@@ -113,7 +114,7 @@ class VertexEmulator:
         ctype = headers.get("content-type", "")
         body: Any = None
         if raw:
-            if "json" in ctype:
+            if ctype.split(";")[0].strip() == "application/json":
                 body = json.loads(raw)
             elif "multipart" in ctype:
                 body = _parse_multipart(raw, ctype)
@@ -126,7 +127,7 @@ class VertexEmulator:
                     inj.times -= 1
                     return inj.status, _error(inj.status, inj.message), "application/json"
         if path.startswith("/storage/v1/") or path.startswith("/upload/storage/v1/"):
-            return self._storage(method, path, query, body)
+            return self._storage(method, path, query, body, headers.get("content-range", ""))
         m = re.match(r"^/v1beta1/(projects/[^/]+/locations/[^/]+)/(.*)$", path)
         if not m:
             return 404, _error(404, f"no route {path}"), "application/json"
@@ -290,7 +291,7 @@ class VertexEmulator:
         }, "application/json"
 
     # -- storage -----------------------------------------------------------------------------
-    def _storage(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, str]:
+    def _storage(self, method: str, path: str, query: dict[str, list[str]], body: Any, content_range: str) -> tuple:
         m = re.match(r"^/storage/v1/b/([^/]+)$", path)
         if m and method == "GET":
             if m.group(1) not in self.buckets:
@@ -303,6 +304,24 @@ class VertexEmulator:
                 return 404, _error(404, "No such object."), "application/json"
             return 200, _object(key, self.objects[key]), "application/json"
         m = re.match(r"^/upload/storage/v1/b/([^/]+)/o$", path)
+        if m and method == "POST" and query.get("uploadType") == ["resumable"]:  # files over 8 MiB
+            if m.group(1) not in self.buckets:
+                return 404, _error(404, "The specified bucket does not exist."), "application/json"
+            with self._lock:
+                self._counter += 1
+                upload_id = f"up{self._counter}"
+            self._resumable[upload_id] = (m.group(1), body, bytearray())
+            location = f"{self.base_url}upload/storage/v1/b/{m.group(1)}/o?uploadType=resumable&upload_id={upload_id}"
+            return 200, {}, "application/json", {"Location": location}
+        if m and method == "PUT" and query.get("upload_id"):
+            bucket, meta, buffer = self._resumable[query["upload_id"][0]]
+            buffer.extend(body or b"")
+            total = re.search(r"/(\d+|\*)$", content_range)
+            if total and total.group(1) != "*" and len(buffer) == int(total.group(1)):
+                key = (bucket, meta["name"])
+                self.objects[key] = bytes(buffer)
+                return 200, _object(key, self.objects[key], meta.get("contentType")), "application/json"
+            return 308, {}, "application/json", {"Range": f"bytes=0-{len(buffer) - 1}"}
         if m and method == "POST":
             bucket = m.group(1)
             if bucket not in self.buckets:
@@ -325,10 +344,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, payload, ctype = self.emu.handle(self.command, self.path, headers, raw)
+        status, payload, ctype, *extra = self.emu.handle(self.command, self.path, headers, raw)
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        for key, value in (extra[0] if extra else {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -345,7 +366,13 @@ def _now() -> str:
 
 
 def _object(key: tuple[str, str], content: bytes, ctype: str | None = None) -> dict[str, Any]:
-    return {"kind": "storage#object", "bucket": key[0], "name": key[1], "size": str(len(content)),
+    import base64
+    import struct
+
+    import google_crc32c  # the storage client checks uploads against it
+
+    crc = base64.b64encode(struct.pack(">I", google_crc32c.value(content))).decode()
+    return {"kind": "storage#object", "bucket": key[0], "name": key[1], "size": str(len(content)), "crc32c": crc,
             "contentType": ctype or "application/octet-stream", "generation": "1", "id": f"{key[0]}/{key[1]}/1"}
 
 

@@ -250,3 +250,13 @@ def test_list_pages_through_the_service(emulator, tmp_path):
     assert len(list_jobs(client, limit=50)) == 3
     pages = [r.query for r in emulator.requests if r.method == "GET" and r.path.endswith("/tuningJobs")]
     assert pages[0] == {"pageSize": ["2"]}
+
+
+def test_files_over_8_mib_go_through_a_resumable_upload(emulator, tmp_path):
+    long_answer = "x" * 3000
+    train = write_gemini(tmp_path / "big.jsonl", [example(f"ticket {i}", long_answer) for i in range(3000)])
+    assert train.stat().st_size > 8 * 1024 * 1024
+    run = train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    uri = run.request["training_dataset_uri"]
+    assert emulator.objects[tuple(uri[5:].split("/", 1))] == train.read_bytes()
+    assert any(r.query.get("uploadType") == ["resumable"] for r in emulator.requests)
