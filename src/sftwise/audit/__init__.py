@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sftwise import __version__
 from sftwise.audit.base import CROSS_SPLIT_CHECKS, SPLIT_CHECKS, AuditContext, cross_split_check, profile, split_check
 from sftwise.audit.stats import DatasetStats, Distribution, dataset_stats
 from sftwise.conversation import Dataset
@@ -79,6 +80,8 @@ class AuditReport(BaseModel):
     tokenizer: str = "estimate"
     max_tokens: int | None = None
     target: str | None = None
+    max_listed: int = 50
+    sftwise_version: str = ""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -167,7 +170,7 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
     if target and target.startswith("gemini") and not any(c.__module__.endswith("gemini_limits") for c in CROSS_SPLIT_CHECKS):
         _gemini_target(splits, ctx, findings)
     return AuditReport(findings=_cap(_sorted(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
-                       max_tokens=limit, target=target)
+                       max_tokens=limit, target=target, max_listed=max_listed, sftwise_version=__version__)
 
 
 def _cap(findings: list[Finding], max_listed: int) -> list[Finding]:
