@@ -142,12 +142,10 @@ def train_vertex(
 
     train_path, train_local = _prepare_dataset(spec.train, "train", run_dir, spec.format)  # 2. audit before upload
     val_path, val_local = _prepare_dataset(spec.validation, "validation", run_dir, spec.format) if spec.validation else (None, False)
-    local_train = train_path if train_local else None
-    local_val = val_path if val_local else None
-    if local_train or local_val:
-        if local_train is None:
-            raise SftwiseError("a local --validation file needs a local --train file too, or give both as gs:// URIs")
-        validate_for_vertex(local_train, local_val, limits.model)
+    if val_local and not train_local:
+        raise SftwiseError("a local --validation file needs a local --train file too, or give both as gs:// URIs")
+    if train_local:
+        validate_for_vertex(train_path, val_path if val_local else None, limits.model)
     if (train_local or val_local) and not bucket:
         raise SftwiseError("local dataset files need a Cloud Storage bucket to upload to: pass --bucket gs://YOUR_BUCKET (see docs/vertex.md)")
 
