@@ -260,3 +260,13 @@ def test_files_over_8_mib_go_through_a_resumable_upload(emulator, tmp_path):
     uri = run.request["training_dataset_uri"]
     assert emulator.objects[tuple(uri[5:].split("/", 1))] == train.read_bytes()
     assert any(r.query.get("uploadType") == ["resumable"] for r in emulator.requests)
+
+
+def test_curves_unavailable_is_a_warning_once_the_job_succeeded(emulator, datasets, tmp_path):
+    emulator.inject("metadataStores/default/contexts/", 404, "Context not found.", method="GET")
+    train, _ = datasets
+    lines: list[str] = []
+    run = train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", wait=True, poll_interval_s=0, echo=lines.append)
+    assert run.job.state == "JOB_STATE_SUCCEEDED" and run.metrics_points == 0
+    assert any(line.startswith("warning: could not fetch the training curves") and "not found (404)" in line for line in lines)
+    assert any(line.startswith("tuned model endpoint: projects/") for line in lines)

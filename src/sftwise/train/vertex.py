@@ -186,8 +186,10 @@ def train_vertex(
         raise SftwiseError(f"tuning job {info.name} ended as {info.state}; nothing to fetch")
     if info.truncated_examples:
         echo(f"warning: the service truncated {info.truncated_examples} over-long example(s); see `sftwise audit --target {limits.model}` (SW606)")
-    if info.experiment:
+    try:  # the job succeeded: a failure to read its curves is a warning, not a failed run
         result.metrics_points = len(vjobs.save_job_metrics(client, info, run_dir))
         echo(f"{result.metrics_points} metric points -> {run_dir / 'metrics.jsonl'}")
+    except SftwiseError as exc:
+        echo(f"warning: could not fetch the training curves ({exc}); retry with `sftwise jobs get {info.name} --run-dir {run_dir}`")
     echo(f"tuned model endpoint: {info.endpoint}")
     return result
