@@ -16,8 +16,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel
-
 
 class SftwiseError(Exception):
     """An error meant for the user: the CLI prints its message (no traceback) and exits with 2.
@@ -52,7 +50,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write a pydantic model, or anything ``json`` can serialise, atomically and indented."""
-    if isinstance(obj, BaseModel):
+    if hasattr(obj, "model_dump_json"):  # a pydantic model (pydantic is not imported here: CLI start-up time)
         text = obj.model_dump_json(indent=2)
     else:
         text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default)
@@ -62,7 +60,7 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> None:
     with atomic_write(path) as handle:
         for row in rows:
-            if isinstance(row, BaseModel):
+            if hasattr(row, "model_dump_json"):
                 handle.write(row.model_dump_json())
             else:
                 handle.write(json.dumps(row, ensure_ascii=False, default=_json_default))
@@ -92,7 +90,7 @@ def refuse_overwrite_input(output: str | os.PathLike[str], *inputs: str | os.Pat
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
+    if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json")
     if isinstance(obj, Path):
         return str(obj)
