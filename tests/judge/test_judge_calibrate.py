@@ -50,7 +50,7 @@ def world(tmp_path_factory):
 
 def test_picks_the_judge_that_tracks_humans(world):
     labels = human_labels(world["q"], world["ids"])
-    good, scale = load_judge_run(world["tmp"] / "noise")[0], load_judge_run(world["tmp"] / "good")[1]
+    scale = load_judge_run(world["tmp"] / "good")[1]
     runs = [load_judge_run(world["tmp"] / "noise")[0], load_judge_run(world["tmp"] / "good")[0]]
     report = calibrate(labels, runs, scale, seed=0)
     by_source = {c.source: c for c in report.candidates}
@@ -65,7 +65,6 @@ def test_picks_the_judge_that_tracks_humans(world):
     assert "agrees with your annotators as well as they agree with each other" in report.verdict
     assert report.findings == []
     assert sum(map(sum, g.overall.confusion.matrix)) == g.overall.n
-    del good
 
 
 def test_inter_annotator_kappa_equals_sklearn(world):

@@ -34,7 +34,7 @@ from sftwise.judge.stats import Estimate, mean_ci
 
 JUDGMENTS_FILE = "judgments.jsonl"
 REPORT_FILE = "judge.json"
-BATCH = 16
+BATCH = 32  # requests per generate() call; the backend runs them with its own concurrency limit
 Progress = Callable[[int], None]
 
 
