@@ -44,7 +44,7 @@ def test_tuned_endpoint_and_multi_turn(emulator, genai_client):
                                                   {"role": "assistant", "content": "hello"}, {"role": "user", "content": "route this"}])
     (result,) = gen.generate([request], GenerationParams())
     assert result.error is None and result.text == "[10012] route this"
-    (body,) = emulator.bodies("POST", f"endpoints/10012:generateContent")
+    (body,) = emulator.bodies("POST", "endpoints/10012:generateContent")
     assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
     assert body["systemInstruction"]["parts"] == [{"text": "Be brief."}]
 
