@@ -93,7 +93,8 @@ def test_restart_mid_session_keeps_every_label(browser, results, tmp_path):
 def test_two_annotators_at_once_with_preferences(browser, results, tmp_path):
     preds_a, preds_b = results
     db = tmp_path / "labels.sqlite"
-    server, _ = serve_in_thread(LabelApp(preds_a, db, "alice", load_rubric("task_specific"), preds_b))
+    label_app = LabelApp(preds_a, db, "alice", load_rubric("task_specific"), preds_b)
+    server, _ = serve_in_thread(label_app)
     url = f"http://127.0.0.1:{server.server_address[1]}/?annotator="
     contexts = [browser.new_context(), browser.new_context()]
     pages = []
@@ -103,6 +104,11 @@ def test_two_annotators_at_once_with_preferences(browser, results, tmp_path):
         page.wait_for_selector("#response-b")
         pages.append(page)
     assert "response b" in pages[0].inner_text("#responses").lower()
+    # each annotator sees a stable random side per item (human position bias); the first item here:
+    left = preds_b[0].prediction if label_app.swapped(preds_a[0].id, "alice") else preds_a[0].prediction
+    assert pages[0].inner_text("#response-a") == left
+    swaps = [label_app.swapped(p.id, who) for p in preds_a for who in ("alice", "bob")]
+    assert any(swaps) and not all(swaps)
     keys = {"alice": ["a", "t", "a", "b", "t", "a"], "bob": ["a", "a", "b", "b", "t", "a"]}
     for step in range(6):  # interleaved: both annotators work at the same time
         for page, who in zip(pages, ("alice", "bob")):
@@ -110,10 +116,12 @@ def test_two_annotators_at_once_with_preferences(browser, results, tmp_path):
     for page in pages:
         page.wait_for_function("document.getElementById('status').textContent.startsWith('all 6 items labelled')")
         assert page.inner_text("#progress").startswith("6 / 6")
-    want = {"a": "A", "t": "tie", "b": "B"}
+    shown = {"a": "A", "t": "tie", "b": "B"}
+    flip = {"A": "B", "B": "A", "tie": "tie"}
     for who in ("alice", "bob"):
         got = {lab.item_id: lab.preference for lab in read_labels(db, annotator=who)}
-        assert got == {p.id: want[k] for p, k in zip(preds_a, keys[who])}
+        # stored labels name the results directory, whichever side it was shown on
+        assert got == {p.id: flip[shown[k]] if label_app.swapped(p.id, who) else shown[k] for p, k in zip(preds_a, keys[who])}
         assert all(lab.task == "pairwise:task_specific" for lab in read_labels(db, annotator=who))
     for ctx in contexts:
         ctx.close()

@@ -186,3 +186,20 @@ def test_rubric_parser_only_raises_user_errors(text):
         parse_rubric(text, "r.yaml")
     except SftwiseError:
         pass
+
+
+def test_preferences_map_display_sides_back_to_results(tmp_path, results):
+    res, ids = results
+    preds, _ = load_results(res)
+    other = [p.model_copy(update={"prediction": "B: " + (p.prediction or "")}) for p in preds]
+    app_ = LabelApp(preds, tmp_path / "l.sqlite", "alice", load_rubric("fluency"), other)
+    flipped = [i for i in ids if app_.swapped(i, "alice")]
+    assert 0 < len(flipped) < len(ids)
+    shown = {it["id"]: it for it in app_.items_for("alice")}
+    item = flipped[0]
+    assert shown[item]["response_a"].startswith("B: ")  # results B on the left for this item
+    app_.save({"item_id": item, "annotator": "alice", "value": "A"})  # the left one is better...
+    assert read_labels(tmp_path / "l.sqlite")[0].preference == "B"  # ...which is results B
+    assert app_.labels("alice") == {item: "A"}  # and the page sees its own choice back
+    plain = LabelApp(preds, tmp_path / "m.sqlite", "alice", load_rubric("fluency"), other, shuffle=False)
+    assert not any(plain.swapped(i, "alice") for i in ids) and plain.items_for("alice") == plain.items

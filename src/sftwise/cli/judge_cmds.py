@@ -96,6 +96,7 @@ def label_cmd(
     rubric: str = typer.Option("instruction_following", "--rubric", help="rubric whose scale is used for scores"),
     against: Optional[Path] = typer.Option(None, "--against", help="second results directory: collect preferences A / tie / B"),
     task: Optional[str] = typer.Option(None, "--task", help="label task name (default: the rubric name, or pairwise:RUBRIC)"),
+    no_shuffle: bool = typer.Option(False, "--no-shuffle", help="preferences: always show RESULTS on the left (default: a stable random side per item and annotator, against human position bias)"),
     port: int = typer.Option(8765, "--port", help="port on 127.0.0.1 (0 picks a free one)"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on; keep 127.0.0.1 unless you trust the network"),
     import_path: Optional[Path] = typer.Option(None, "--import", help="import labels from a CSV/JSONL file into --db, then exit"),
@@ -125,7 +126,7 @@ def label_cmd(
     from sftwise.label.server import LabelApp, serve
 
     preds_b = load_results(against)[0] if against else None
-    label_app = LabelApp(preds, db, annotator, load_rubric(rubric), preds_b, task)
+    label_app = LabelApp(preds, db, annotator, load_rubric(rubric), preds_b, task, shuffle=not no_shuffle)
     server = serve(label_app, host, port)
     url = f"http://{host}:{server.server_address[1]}/?annotator={annotator}"
     console.print(f"labelling {len(label_app.items)} items ({label_app.config()['mode']}, task {label_app.task}) at [bold]{url}[/]")

@@ -7,6 +7,11 @@ server could not take (it was restarting) waits in the tab's localStorage and is
 Several annotators label at once, each with ``?annotator=NAME`` in the address; the server is threaded
 and each request opens its own SQLite connection (WAL mode lets readers and the writer overlap).
 
+Humans have a position bias too, so for preferences the two responses are shown in an order drawn per
+(item, annotator) from a hash (stable across reloads): half the items show results B on the left. The
+page only ever sees display positions; the server maps them back, so the stored ``A`` always means
+"the first results directory is better". ``shuffle=False`` keeps A on the left everywhere.
+
 API (JSON): ``GET /api/config``, ``GET /api/items``, ``GET /api/labels?annotator=``,
 ``POST /api/label`` ``{item_id, annotator, value}`` (``value`` null removes the label),
 ``GET /api/export?format=csv|jsonl``.
@@ -15,6 +20,7 @@ API (JSON): ``GET /api/config``, ``GET /api/items``, ``GET /api/labels?annotator
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -44,13 +50,14 @@ class LabelApp:
     """The state of one labelling session: the items, the task, the choices, the database."""
 
     def __init__(self, preds: list[Prediction], db: str | Path, annotator: str, rubric: Rubric | None = None,
-                 preds_b: list[Prediction] | None = None, task: str | None = None) -> None:
+                 preds_b: list[Prediction] | None = None, task: str | None = None, shuffle: bool = True) -> None:
         if not ANNOTATOR_RE.match(annotator):
             raise SftwiseError(f"--annotator {annotator!r}: use 1-64 letters, digits, spaces or . @ + - _")
         self.db = Path(db)
         self.default_annotator = annotator
         self.rubric = rubric
         self.pairwise = preds_b is not None
+        self.shuffle = shuffle
         by_b = {p.id: p for p in preds_b or []}
         if self.pairwise and not any(p.id in by_b for p in preds):
             raise SftwiseError("the two results share no example ids; a preference needs both responses to the same prompt")
@@ -81,8 +88,25 @@ class LabelApp:
                 "n_items": len(self.items), "default_annotator": self.default_annotator,
                 "rubric": self.rubric.name if self.rubric else None, "criteria": criteria}
 
+    def swapped(self, item_id: str, annotator: str) -> bool:
+        """Whether this annotator sees results B on the left for this item (preferences only)."""
+        if not (self.pairwise and self.shuffle):
+            return False
+        return hashlib.sha256(f"{item_id}\x1f{annotator}".encode()).digest()[0] & 1 == 1
+
+    def _flip(self, value: Any, item_id: str, annotator: str) -> Any:
+        """Display position ↔ results directory (the same map both ways)."""
+        return {"A": "B", "B": "A"}.get(value, value) if self.swapped(item_id, annotator) else value
+
+    def items_for(self, annotator: str) -> list[dict[str, Any]]:
+        if not (self.pairwise and self.shuffle):
+            return self.items
+        return [{**it, "response_a": it["response_b"], "response_b": it["response_a"]} if self.swapped(it["id"], annotator) else it
+                for it in self.items]
+
     def labels(self, annotator: str) -> dict[str, Any]:
-        return {lab.item_id: (lab.preference if self.pairwise else lab.score)
+        """This annotator's labels by item, in display positions."""
+        return {lab.item_id: (self._flip(lab.preference, lab.item_id, annotator) if self.pairwise else lab.score)
                 for lab in read_labels(self.db, task=self.task, annotator=annotator) if lab.item_id in self.ids}
 
     def save(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -97,8 +121,9 @@ class LabelApp:
             allowed = [c["value"] for c in self.choices]
             if value not in allowed:
                 raise ValueError(f"value {value!r} is not one of {allowed}")
+            stored = {"preference": self._flip(value, item_id, annotator)} if self.pairwise else {"score": float(value)}
             label = Label(item_id=item_id, annotator=annotator, task=self.task, note=str(body.get("note") or "")[:2000],
-                          created_at=time.time(), **({"preference": value} if self.pairwise else {"score": float(value)}))
+                          created_at=time.time(), **stored)
             save_label(self.db, label)
         return {"ok": True, "labelled": len(self.labels(annotator))}
 
@@ -150,7 +175,7 @@ def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
                 elif url.path == "/api/config":
                     self._json(app.config())
                 elif url.path == "/api/items":
-                    self._json(app.items)
+                    self._json(app.items_for(query.get("annotator", app.default_annotator)))
                 elif url.path == "/api/labels":
                     self._json(app.labels(query.get("annotator", app.default_annotator)))
                 elif url.path == "/api/export":
