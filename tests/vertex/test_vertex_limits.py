@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 from conftest import example, write_gemini
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sftwise.audit import gemini_limits as gl
 from sftwise.findings import RULES, Severity
@@ -171,3 +173,22 @@ def test_many_examples_count_only_the_longest_with_the_api(emulator, genai_clien
     assert "countTokens API for the 2 longest, offline estimate for the rest" in summary.message
     sent = [r.body["contents"][0]["parts"][0]["text"] for r in emulator.requests if r.path.endswith(":countTokens")]
     assert sorted(sent) == ["a much much longer ticket text here", "mid length text"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.sampled_from(["contents", "role", "parts", "text", "fileData", "mimeType", "fileUri", "systemInstruction", "tools", "functionCall", "x"]), kids, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(obj=_json)
+def test_any_json_line_gives_findings_never_a_crash(obj):
+    limits = gl.resolve_model("gemini-2.5-flash")
+    found, stats = gl.check_example(gl.RawExample("f.jsonl", 1, obj), limits)
+    assert all(f.file == "f.jsonl" and f.line == 1 for f in found)
+    if stats is None:
+        assert any(f.severity is Severity.ERROR for f in found)
+    else:
+        assert gl.estimate_tokens(stats) >= 0
