@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -73,6 +74,8 @@ def main() -> None:
         "identical_greedy_outputs": identical,
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_generate.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import time
@@ -81,6 +82,8 @@ def main() -> None:
         "mismatches": mismatches,
         "mean_rougeL_f1": sum(ours) / len(ours),
         "python": platform.python_version(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
