@@ -13,6 +13,7 @@ SW3xx     dataset level: size, system instructions, templates, outliers
 SW4xx     duplicates and leakage (``audit`` first pass, ``dedup``)
 SW5xx     training-serving skew (``skew``)
 SW6xx     Gemini / Vertex AI service limits (``audit --target gemini-*``)
+SW8xx     human labels and judging (``label``, ``calibrate``)
 ========  ==============================================================
 """
 

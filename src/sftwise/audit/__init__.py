@@ -42,7 +42,7 @@ rule("SW199", "check-failed", W, "An audit check raised an unexpected error; its
 
 _BUILTIN = ("schema", "lengths", "dataset", "duplicates")
 _NOT_CHECKS = {"base", "stats"}
-_OTHER_RULE_MODULES = ("sftwise.dedup", "sftwise.skew", "sftwise.split")
+_OTHER_RULE_MODULES = ("sftwise.dedup", "sftwise.skew", "sftwise.split", "sftwise.label.store")
 _loaded = False
 _load_errors: list[Finding] = []
 
