@@ -50,7 +50,7 @@ def demo(
         shutil.rmtree(run_dir)
     typer.echo(
         "sftwise demo: routing support tickets to a team and priority, as JSON.\n"
-        "The model is TINY (about 0.8 M parameters, random weights, built on this machine for the demo): its\n"
+        "The model is TINY (0.66 M parameters, random weights, built on this machine for the demo): its\n"
         "numbers show the workflow at work, not what a real model reaches. On 2 CPU cores this takes a few minutes.\n"
     )
     run_pipeline(demo_config(), run_dir, echo=_echo)
