@@ -206,8 +206,9 @@ def _sorted(findings: Iterable[Finding]) -> list[Finding]:
 def _gemini_target(splits: dict[str, Dataset], ctx: AuditContext, findings: list[Finding]) -> None:
     """Service-limit checks for ``--target gemini-*`` from ``audit/gemini_limits.py`` (issue 7), when present."""
     try:
-        from sftwise.audit.gemini_limits import check_gemini_target
+        from sftwise.audit.gemini_limits import check_gemini_target, resolve_model
     except ImportError:
         raise SftwiseError(f"--target {ctx.target}: the Gemini limit checks are not installed in this version of sftwise.") from None
+    resolve_model(ctx.target)  # an unknown or untunable model is a usage error (exit 2), not a failed check
     _run(lambda: check_gemini_target(splits["train"], splits.get("validation"), target=ctx.target), (), findings)
 
