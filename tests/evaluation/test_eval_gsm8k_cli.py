@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import GSM8K, gemini_row, write_jsonl
+from eval_helpers import GSM8K, gemini_row, write_jsonl
 from sftwise.cli import app
 from sftwise.evaluate.compare import compare
 from sftwise.evaluate.results import read_results

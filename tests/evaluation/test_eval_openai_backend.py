@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import gemini_row, write_jsonl
+from eval_helpers import gemini_row, write_jsonl
 from fake_openai_server import FakeOpenAI
 from sftwise.backends import get_generator, parse_spec
 from sftwise.backends.base import GenerationParams, GenerationRequest
