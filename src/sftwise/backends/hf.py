@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
@@ -63,7 +64,7 @@ class HFGenerator:
         try:
             self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(self.model_path)
             torch_dtype = getattr(torch, dtype) if dtype else None
-            self.model = model or AutoModelForCausalLM.from_pretrained(self.model_path, dtype=torch_dtype)
+            self.model = model or _load_causal_lm(self.model_path, torch_dtype)
         except (OSError, ValueError) as exc:
             raise SftwiseError(f"hf model {self.model_path!r}: cannot load it ({str(exc).splitlines()[0]}).") from None
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -161,3 +162,20 @@ class HFGenerator:
         elapsed = time.perf_counter() - start_all
         self.last_stats = {"completion_tokens": total_tokens, "seconds": elapsed, "tokens_per_s": total_tokens / elapsed if elapsed else 0.0}
         return [r for r in results if r is not None]
+
+
+def _load_causal_lm(path: str, dtype: Any) -> Any:
+    """A full model directory, or a LoRA checkpoint of ``sftwise train`` (adapter only).
+
+    An adapter directory names its base model in ``adapter_config.json``; PEFT loads the base,
+    applies the adapter, and we merge it so generation runs at the plain model's speed.
+    """
+    from transformers import AutoModelForCausalLM
+
+    if (Path(path) / "adapter_config.json").exists():
+        try:
+            from peft import AutoPeftModelForCausalLM
+        except ImportError:
+            raise SftwiseError(f"{path} is a LoRA adapter; loading it needs peft: pip install 'sftwise[train]'.") from None
+        return AutoPeftModelForCausalLM.from_pretrained(path, dtype=dtype).merge_and_unload()
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
