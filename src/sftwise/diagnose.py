@@ -28,7 +28,13 @@ first 10 % of the raw training points (at least 3).
    set) still falls over the last quarter of the run by more than ``UNDER_TAIL_FRAC`` = 8 % of its
    whole drop and by more than ``UNDER_TAIL_REL`` = 1.5 % of its level: no minimum was reached.
    Advice: more epochs (about 1.5-2x) or a higher learning rate (multiplier), then more data.
-4. **healthy** otherwise: validation loss flattened near its minimum. Confidence is higher the
+4. **data-issue** (plateau) when the curve has flattened but at a loss above ``PLATEAU_HIGH`` = 4.0
+   nats per token: a working chat SFT run settles around 0.5-2.0 (Axolotl's rule of thumb), so a
+   plateau at twice the top of that range means targets the model cannot predict (noise, shuffled
+   or corrupted answers) or a model that cannot learn them (confidence 0.6-0.9). Not when the
+   final token accuracy is at least ``PLATEAU_MAX_ACCURACY`` = 0.5: a model can rank the right
+   token first while its probabilities stay flat (LoRA on a random-weight model does this).
+5. **healthy** otherwise: validation loss flattened near its minimum. Confidence is higher the
    further the curve is from the under-trained and overfitting thresholds (0.55-0.95), and is capped
    at 0.6 with no validation curve (over-fitting cannot be seen without one).
 
@@ -52,7 +58,11 @@ OVERFIT_RISE_REL = 0.03
 OVERFIT_NOISE_K = 3.0
 UNDER_TAIL_FRAC = 0.08
 UNDER_TAIL_REL = 0.015
+PLATEAU_HIGH = 4.0
+PLATEAU_MAX_ACCURACY = 0.5
 THRESHOLDS = {
+    "plateau_max_accuracy": PLATEAU_MAX_ACCURACY,
+    "plateau_high": PLATEAU_HIGH,
     "initial_loss_max": INITIAL_LOSS_MAX,
     "flat_rel": FLAT_REL,
     "overfit_rise_rel": OVERFIT_RISE_REL,
@@ -242,6 +252,18 @@ def diagnose(points: Sequence[MetricPoint], *, data_notes: Sequence[str] = ()) -
             best_epoch=best_epoch, best_checkpoint=best_ckpt, recommended_epochs=epochs, evidence=evidence,
         )
 
+    final_acc = _final_accuracy(points, "validation" if curve else "train")
+    evidence["final_token_accuracy"] = final_acc
+    if v_min > PLATEAU_HIGH and (final_acc is None or final_acc < PLATEAU_MAX_ACCURACY):
+        conf = _clip(0.6 + 0.3 * (v_min - PLATEAU_HIGH) / PLATEAU_HIGH, 0.6, 0.9)
+        return Diagnosis(
+            verdict="data-issue", confidence=round(conf, 3),
+            message=f"{'validation' if curve else 'training'} loss flattened at {v_min:.2f}, far above the 0.5-2.0 where working SFT runs settle",
+            advice=["The targets look unpredictable from the inputs: check for corrupted, shuffled or noisy answers, a wrong chat template, "
+                    "or a model too weak for the task (a LoRA on an untrained model cannot learn it)."] + data_advice,
+            best_epoch=best_epoch, best_checkpoint=best_ckpt, evidence=evidence,
+        )
+
     margin_under = 1 - min(1.0, max(tail_frac / UNDER_TAIL_FRAC, 0.0))
     margin_over = 1 - min(1.0, max(rise / rise_needed, 0.0)) if rise_needed > 0 else 1.0
     conf = _clip(0.55 + 0.4 * min(margin_under, margin_over), 0.55, 0.95)
@@ -267,6 +289,11 @@ def _best_checkpoint(val: Curve | None, points: Sequence[MetricPoint]) -> tuple[
         i = min(range(len(val.y)), key=lambda i: val.y[i])
         return val.x[i], None
     return None, None
+
+
+def _final_accuracy(points: Sequence[MetricPoint], split: str) -> float | None:
+    accs = sorted(((p.step, p.epoch), p.token_accuracy) for p in points if p.split == split and p.token_accuracy is not None and math.isfinite(p.token_accuracy))
+    return round(accs[-1][1], 4) if accs else None
 
 
 def _train_falls_after(train: Curve | None, epoch: float) -> bool:

@@ -65,7 +65,7 @@ RUNS = [
     # under-training and stops over-fitting from growing (diagnose cannot see past the schedule).
     ("tiny-under-1", "under-trained", "full", dict(epochs=1, learning_rate=3e-4, scheduler="constant", method="full", eval_every=3, batch_size=16)),
     ("tiny-under-2", "under-trained", "full", dict(epochs=2, learning_rate=1e-4, scheduler="constant", method="full", eval_every=5, batch_size=16)),
-    ("tiny-under-3", "under-trained", "full", dict(epochs=2, learning_rate=2e-3, scheduler="constant", method="lora", lora_rank=16, eval_every=5, batch_size=16)),
+    ("tiny-under-3", "under-trained", "full", dict(epochs=1, learning_rate=1e-3, scheduler="constant", method="full", eval_every=3, batch_size=16, seed=3)),
     ("tiny-over-1", "overfitting", "small8a", dict(epochs=90, learning_rate=3e-3, scheduler="constant", method="full", batch_size=8, log_every=2)),
     ("tiny-over-2", "overfitting", "small8b", dict(epochs=90, learning_rate=3e-3, scheduler="constant", method="full", batch_size=8, log_every=2, seed=1)),
     ("tiny-healthy-1", "healthy", "full", dict(epochs=6, learning_rate=3e-3, method="full", batch_size=16)),
