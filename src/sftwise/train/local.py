@@ -39,7 +39,8 @@ Features and their trade-offs
       torchrun --nproc_per_node 8 -m sftwise.train.local spec.yaml
       accelerate launch --multi_gpu --num_processes 8 -m sftwise.train.local spec.yaml
 
-  Each process trains on every ``world_size``-th batch; gradients are averaged by
+  Each process trains on every ``world_size``-th batch (the last ``< world_size`` batches of an
+  epoch are skipped so all processes take the same number of steps); gradients are averaged by
   ``DistributedDataParallel``; metric sums are all-reduced so the logged numbers cover all data;
   only rank 0 writes. The backend is NCCL on GPUs and gloo on CPU (tested with 2 CPU processes).
   FSDP is not wired in: for models that do not fit one GPU use LoRA, or TRL/Axolotl.
@@ -189,7 +190,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     # 6. Where the model starts.
     init_val = None
     if val_split is not None and start_epoch == 0:
-        init_val = evaluate_split(model, val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
+        init_val = evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
         log.point(MetricPoint(step=0, epoch=0, split="validation", scope="epoch", loss=init_val[0], token_accuracy=init_val[1], tokens_seen=0, num_predictions=init_val[2]))
 
     peak = _PeakMemory(device)
@@ -202,6 +203,8 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         model.train()
         rng = random.Random(spec.seed * 1000 + epoch)
         order = batch_order(train_rows, spec.batch_size, "plain" if packed else spec.batching, rng)
+        if dist.world > 1:  # every process needs the same number of steps, or DDP's all-reduce waits forever
+            order = order[: len(order) - len(order) % dist.world]
         order = order[dist.rank :: dist.world]
         windows = [order[i : i + spec.grad_accum] for i in range(0, len(order), spec.grad_accum)]
         ep = _Sums()
@@ -245,7 +248,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
                                       loss=loss_w, token_accuracy=acc_w, lr=lr, grad_norm=grad_norm, tokens_seen=tokens_seen, num_predictions=n_w))
                 win = _Sums()
             if spec.eval_every and val_split is not None and global_step % spec.eval_every == 0:
-                v = evaluate_split(model, val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
+                v = evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
                 log.point(MetricPoint(step=global_step, epoch=epoch + (w_idx + 1) / len(windows), split="validation", scope="step",
                                       loss=v[0], token_accuracy=v[1], tokens_seen=tokens_seen, num_predictions=v[2]))
                 model.train()
@@ -258,7 +261,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         log.point(MetricPoint(step=global_step, epoch=epoch + 1, split="train", scope="epoch", loss=loss_e, token_accuracy=acc_e,
                               lr=scheduler.get_last_lr()[0], grad_norm=grad_norm, tokens_seen=tokens_seen, num_predictions=n_e, checkpoint=ckpt_rel))
         if val_split is not None:
-            v = evaluate_split(model, val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
+            v = evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
             log.point(MetricPoint(step=global_step, epoch=epoch + 1, split="validation", scope="epoch", loss=v[0], token_accuracy=v[1],
                                   tokens_seen=tokens_seen, num_predictions=v[2], checkpoint=ckpt_rel))
         if dist.is_main:
