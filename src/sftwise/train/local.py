@@ -147,6 +147,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     latest = latest_checkpoint(run_dir) if resume else None
     if resume and latest is None and dist.is_main:
         notes.append(f"--resume: no checkpoint in {run_dir / CHECKPOINTS}, starting from scratch")
+        _truncate_log(run_dir, -1)  # a run that died before its first checkpoint left only stale log lines
     if latest is not None:
         notes += _check_config(spec, run_dir)
         state = torch.load(latest / STATE_FILE, map_location="cpu", weights_only=False)

@@ -38,6 +38,9 @@ class TrainSpec(BaseModel):
     learning_rate: float = Field(2e-4, description="peak learning rate (local); LoRA ~1e-4..3e-4, full fine-tuning ~1e-5..5e-5")
     lr_multiplier: float | None = Field(None, description="Vertex learning-rate multiplier (vertex only; default 1.0)")
     adapter_size: int | None = Field(None, description="Vertex adapter size 1/2/4/8/16/32 (vertex only)")
+    bucket: str | None = Field(None, description="vertex only: gs:// bucket the data is uploaded to")
+    project: str | None = Field(None, description="vertex only: Google Cloud project")
+    location: str | None = Field(None, description="vertex only: region, e.g. us-central1")
     warmup_ratio: float = Field(0.03, description="fraction of optimizer steps spent warming the lr up linearly")
     scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     weight_decay: float = 0.0
