@@ -27,7 +27,8 @@ How it works, and why it is fast in plain numpy:
    with recall-heavy weights, since every candidate is verified anyway): 32 x 4 for 128
    permutations at 0.5, which catches a pair of Jaccard 0.55 with probability 0.95.
 5. **Verification.** Every candidate pair's *exact* Jaccard similarity of the shingle sets is
-   computed; only pairs at or above the threshold are reported. Within one bucket the pairs checked
+   computed (on 64-bit shingle fingerprints, vectorised over all pairs); only pairs at or above
+   the threshold are reported. Within one bucket the pairs checked
    are each member against the first and against its predecessor (a bucket of k records costs 2k
    checks, not k^2); connected components of verified pairs are the duplicate clusters.
 
@@ -144,9 +145,13 @@ def _char_shingle_hashes(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.n
     docs = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
     first = np.cumsum(counts) - counts
     starts = np.repeat(offsets - first, counts) + np.arange(total, dtype=np.int64)
-    h = np.zeros(total, dtype=np.uint64)
-    for k in range(n):
-        h = h * _POLY + cps[starts + k]
+    # the polynomial over every window of the whole array (contiguous slices), then the valid starts
+    width = len(cps) - n + 1
+    rolled = cps[:width].copy()
+    for k in range(1, n):
+        rolled *= _POLY
+        rolled += cps[k : k + width]
+    h = rolled[starts]
     return docs, splitmix64(h ^ np.uint64(n))
 
 
@@ -387,21 +392,36 @@ class NearDuplicates:
 def verify_pairs(
     pairs: np.ndarray, texts: Sequence[str], config: MinHashConfig, texts_b: Sequence[str] | None = None
 ) -> list[tuple[int, int, float]]:
-    """Exact Jaccard of each candidate pair; keeps pairs at or above the threshold."""
-    cache_a: dict[int, set] = {}
-    cache_b: dict[int, set] = {} if texts_b is not None else cache_a
+    """Exact Jaccard of each candidate pair's shingle sets; keeps pairs at or above the threshold.
+
+    All pairs at once: the shingle sets of the records involved become the rows of a sparse 0/1
+    matrix (columns = distinct 64-bit shingle fingerprints; two different shingles share one with
+    probability ~2**-64), and the intersection of a pair is the dot product of its two rows.
+    """
+    from scipy.sparse import csr_matrix
+
+    if len(pairs) == 0:
+        return []
     other = texts if texts_b is None else texts_b
-    kept = []
-    for i, j in pairs.tolist():
-        sa = cache_a.get(i)
-        if sa is None:
-            sa = cache_a[i] = shingle_set(texts[i], config.unit, config.ngram)
-        sb = cache_b.get(j)
-        if sb is None:
-            sb = cache_b[j] = shingle_set(other[j], config.unit, config.ngram)
-        score = jaccard(sa, sb)
-        if score >= config.threshold:
-            kept.append((i, j, round(score, 4)))
+    kept: list[tuple[int, int, float]] = []
+    chunk = 500_000  # pairs per batch bounds the memory of the shingle matrix
+    for lo in range(0, len(pairs), chunk):
+        li, ri = np.asarray(pairs[lo : lo + chunk, 0]), np.asarray(pairs[lo : lo + chunk, 1])
+        ua, inv_a = np.unique(li, return_inverse=True)
+        ub, inv_b = np.unique(ri, return_inverse=True)
+        docs = [texts[int(i)] for i in ua] + [other[int(j)] for j in ub]
+        doc_ids, h = shingle_hashes(docs, config.unit, config.ngram)
+        _, cols = np.unique(h, return_inverse=True)
+        m = csr_matrix((np.ones(len(h), dtype=np.float32), (doc_ids, cols.ravel())), shape=(len(docs), int(cols.max()) + 1 if len(cols) else 1))
+        m.sum_duplicates()
+        m.data[:] = 1.0
+        sizes = np.diff(m.indptr)
+        rows_a, rows_b = inv_a.ravel(), len(ua) + inv_b.ravel()
+        inter = np.asarray(m[rows_a].multiply(m[rows_b]).sum(axis=1)).ravel()
+        union = sizes[rows_a] + sizes[rows_b] - inter
+        score = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+        for k in np.flatnonzero(score >= config.threshold).tolist():
+            kept.append((int(li[k]), int(ri[k]), round(float(score[k]), 4)))
     return kept
 
 
