@@ -46,14 +46,13 @@ def repeated_spans(texts: Sequence[str], min_tokens: int = 50, min_bytes: int | 
     if sum(len(e) for e in encoded) < 2 * length:
         return []
     blob = np.frombuffer(bytes([_SEP]).join(encoded) + bytes([_SEP]), dtype=np.uint8).copy()
-    sa_raw = divsufsort(blob)
-    lcp = kasai(blob, sa_raw).astype(np.int64)
-    sa = sa_raw.astype(np.int64)
+    sa = divsufsort(blob)  # int32 below 2 GB: no 64-bit copies of the two big arrays
+    lcp = kasai(blob, sa)
     seps = np.flatnonzero(blob == _SEP)
     hits = np.flatnonzero(lcp[:-1] >= length)
     if len(hits) == 0:
         return []
-    a, b, common = sa[hits], sa[hits + 1], lcp[hits]
+    a, b, common = sa[hits].astype(np.int64), sa[hits + 1].astype(np.int64), lcp[hits].astype(np.int64)
     next_a = seps[np.searchsorted(seps, a)]
     next_b = seps[np.searchsorted(seps, b)]
     clipped = np.minimum(common, np.minimum(next_a - a, next_b - b))
@@ -63,7 +62,8 @@ def repeated_spans(texts: Sequence[str], min_tokens: int = 50, min_bytes: int | 
     diff = np.zeros(len(blob) + 1, dtype=np.int32)
     np.add.at(diff, starts, 1)
     np.add.at(diff, ends, -1)
-    covered = np.cumsum(diff[:-1]) > 0
+    covered = np.cumsum(diff[:-1], dtype=np.int32) > 0
+    del sa, lcp, diff
     edges = np.flatnonzero(np.diff(np.concatenate([[False], covered, [False]]).astype(np.int8)))
     run_starts, run_ends = edges[0::2], edges[1::2]
     unit_starts = np.concatenate([[0], seps[:-1] + 1])
