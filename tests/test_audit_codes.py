@@ -237,8 +237,11 @@ def test_gsm8k_audits_clean_apart_from_genuine_findings(tmp_path: Path) -> None:
     assert report.stats["train"].example_count == 7473 and report.stats["test"].example_count == 1319
     assert not report.has_errors, [str(f) for f in report.findings if f.severity.value == "error"][:5]
     codes = {f.code for f in report.findings}
-    # genuine: no system instruction anywhere (SW306), long reasoning outliers (SW305), estimates (SW203)
-    assert codes <= {"SW306", "SW305", "SW202", "SW203", "SW206", "SW401", "SW402"}, codes
+    # genuine: no system instruction anywhere (SW306), long reasoning outliers (SW305), estimates (SW203),
+    # and three test questions written on the template of a training question with other numbers (SW421)
+    assert codes <= {"SW306", "SW305", "SW202", "SW203", "SW206", "SW401", "SW402", "SW421"}, codes
+    near_leaks = [f for f in report.findings if f.code == "SW421"]
+    assert 1 <= len(near_leaks) <= 5 and all(f.file.endswith("test.jsonl") and f.line for f in near_leaks)
 
 
 def test_target_runs_the_gemini_limit_checks(tmp_path: Path) -> None:

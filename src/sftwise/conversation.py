@@ -88,9 +88,9 @@ class Conversation:
                 return turn.text
         return ""
 
-    def input_text(self) -> str:
+    def input_text(self, system: bool = True) -> str:
         """System instruction and all prompt turns as one string (for dedup, skew and lengths)."""
-        chunks = [self.system] if self.system else []
+        chunks = [self.system] if self.system and system else []
         chunks.extend(t.text for t in self.prompt_turns)
         return "\n".join(chunks)
 
@@ -98,8 +98,8 @@ class Conversation:
         """Every model turn's text: what the loss is computed on in SFT."""
         return "\n".join(t.text for t in self.turns if t.role == MODEL)
 
-    def full_text(self) -> str:
-        chunks = [self.system] if self.system else []
+    def full_text(self, system: bool = True) -> str:
+        chunks = [self.system] if self.system and system else []
         chunks.extend(t.text for t in self.turns)
         return "\n".join(chunks)
 

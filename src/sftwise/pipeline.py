@@ -10,6 +10,7 @@ and why; the outputs of the steps before it stay valid, so the next run starts a
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -175,7 +176,7 @@ def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
 def _generator_spec(ctx: RunContext, model: str) -> str:
     if ctx.config.backend == "vertex" or model.startswith("gemini"):
         return model if model.startswith("gemini:") else f"gemini:{model}"
-    if ":" in model and not Path(model).exists():
+    if ":" in model and not os.path.exists(model):
         return model  # already a spec such as openai:NAME@URL
     return f"hf:{model}"
 
@@ -191,9 +192,11 @@ def _headline(summary: Any) -> str:
 def _step_recommend(ctx: RunContext) -> tuple[list[str], str]:
     from sftwise.recommend import recommend
 
-    rec = recommend(model=ctx.config.model.base, data=ctx.split_paths()["train"], modality="text")
+    rec = recommend(model=ctx.config.model.base, data=ctx.split_paths()["train"], modality="text", method=ctx.config.train.method)
     write_json(ctx.run_dir / "recommendation.json", rec)
-    return ["recommendation.json"], rec.headline() if hasattr(rec, "headline") else ""
+    if rec.too_small and not (ctx.force or ctx.config.audit.force):
+        raise SftwiseError(f"{rec.headline()}: {' '.join(rec.warnings or rec.reasons)} Add data, or pass --force to tune anyway.")
+    return ["recommendation.json"], rec.headline()
 
 
 def _step_train(ctx: RunContext) -> tuple[list[str], str]:

@@ -46,6 +46,7 @@ dict or None.
 
 from __future__ import annotations
 
+import os
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ def data_stats(path: str | Path, model: str | None = None) -> DataStats:
     dataset = load_conversations(path)
     texts = [c.full_text() for c in dataset.conversations]
     tokenizer, method = None, f"estimate: {CHARS_PER_TOKEN:g} characters per token"
-    if model and Path(model).is_dir() and (Path(model) / "tokenizer_config.json").exists():
+    if model and os.path.isfile(os.path.join(model, "tokenizer_config.json")):
         try:
             from transformers import AutoTokenizer
 
@@ -295,4 +296,4 @@ def _default_epochs_rule() -> str:
 def _is_tiny(model: str) -> bool:
     from sftwise.tiny import TINY_MARKER
 
-    return model == "tiny" or (Path(model) / f"{TINY_MARKER}.txt").exists()
+    return model == "tiny" or os.path.exists(os.path.join(model, f"{TINY_MARKER}.txt"))

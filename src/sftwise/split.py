@@ -60,10 +60,10 @@ def input_groups(dataset: Dataset, near: bool = True) -> list[list[int]]:
     """Indices grouped so that records with exact or near duplicate inputs share a group."""
     from sftwise.dedup.exact import exact_groups
     from sftwise.dedup.minhash import MinHashConfig, UnionFind, near_duplicates
-    from sftwise.dedup.text import Normalization, text_of
+    from sftwise.dedup.text import Normalization, texts_of
 
     norm = Normalization()
-    texts = [norm.apply(text_of(r.conversation, "input")) for r in dataset.records]
+    texts = [norm.apply(t) for t in texts_of([r.conversation for r in dataset.records], "input")]
     uf = UnionFind(len(texts))
     for group in exact_groups(texts):
         for i in group[1:]:

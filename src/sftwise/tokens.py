@@ -129,7 +129,7 @@ def get_counter(model: str | None = None) -> tuple[TokenCounter, str | None]:
 def _hf_limit(model: str, tokenizer: Any) -> int | None:
     """The context window from config.json (max_position_embeddings) or the tokenizer's model_max_length."""
     config = Path(model) / "config.json"
-    if config.is_file():
+    if os.path.isfile(config):
         try:
             data = json.loads(config.read_text())
             for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):

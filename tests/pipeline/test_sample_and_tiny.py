@@ -43,3 +43,11 @@ def test_tiny_model_round_trips_text_and_masks_assistant(tmp_path: Path) -> None
     trained = [i for i, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if m]
     assert tokenizer.decode(trained) == "A1<|im_end|>"  # the end-of-turn token carries loss: the model learns to stop
     assert model.config.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_sample_margin_is_below_the_near_duplicate_default() -> None:
+    """The sample is leakage-free as the audit checks it only while its margin stays under the default."""
+    from sftwise.dedup.minhash import MinHashConfig
+    from sftwise.sample import LEAKAGE_THRESHOLD
+
+    assert LEAKAGE_THRESHOLD < MinHashConfig().threshold

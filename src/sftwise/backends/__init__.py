@@ -14,6 +14,7 @@ Backends are imported only when chosen, so ``import sftwise.backends`` never imp
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def parse_spec(spec: str) -> tuple[str, str, str | None]:
     spec = spec.strip()
     scheme, sep, rest = spec.partition(":")
     if not sep or scheme not in SCHEMES:
-        if Path(spec).is_dir():
+        if os.path.isdir(spec):  # os.path: a name too long for the OS is 'not a dir', not an OSError
             return "hf", spec, None
         raise SftwiseError(f"--model {spec!r}: unknown backend; expected hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL.")
     if not rest:

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Part, Record, Turn
-from sftwise.dedup.text import Normalization, check_field, text_of
+from sftwise.dedup.text import Normalization, check_field, texts_of
 from sftwise.dedup.minhash import MinHashConfig
 from sftwise.findings import Finding, Severity, rule
 from sftwise.io import SftwiseError
@@ -156,7 +156,7 @@ def dedup(
     records = list(dataset.records)
     conversations = [r.conversation for r in records]
     norm = cfg.normalization
-    texts = [norm.apply(text_of(c, cfg.field)) for c in conversations]
+    texts = [norm.apply(t) for t in texts_of(conversations, cfg.field)]
     alive = list(range(len(records)))
     clusters: list[DuplicateCluster] = []
     removed: list[RemovedRecord] = []

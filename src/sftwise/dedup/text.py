@@ -2,7 +2,8 @@
 
 Every dedup method works on one string per record. ``field`` chooses it: ``full`` (system
 instruction and every turn), ``input`` (what the model is given: system + prompt turns) or
-``output`` (the model turns, i.e. the label). :class:`Normalization` makes the comparison blind to
+``output`` (the model turns, i.e. the label). A system instruction that more than one record
+carries is left out of the compared text (:func:`shared_systems`). :class:`Normalization` makes the comparison blind to
 differences a user does not care about; each step can be switched off.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Container, Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel
@@ -55,14 +57,30 @@ def check_field(field: str) -> str:
     return field
 
 
-def text_of(conversation: Conversation, field: str = "full") -> str:
+def shared_systems(*groups: Iterable[Conversation]) -> frozenset[str]:
+    """System instructions carried by more than one record across ``groups``.
+
+    A system instruction shared by many examples is a template, not content: left in the compared
+    text, a 250-character instruction in front of a 60-character ticket makes every pair of tickets
+    look like near duplicates. A system instruction unique to its record (one that holds the
+    document to summarise, say) is content and stays in.
+    """
+    counts = Counter(c.system for group in groups for c in group if c.system)
+    return frozenset(s for s, n in counts.items() if n > 1)
+
+
+def text_of(conversation: Conversation, field: str = "full", drop_systems: Container[str] = frozenset()) -> str:
+    """The text compared for ``field``; a system instruction in ``drop_systems`` is left out."""
+    keep_system = conversation.system not in drop_systems
     if field == "input":
-        return conversation.input_text()
+        return conversation.input_text(system=keep_system)
     if field == "output":
         return conversation.output_text()
-    return conversation.full_text()
+    return conversation.full_text(system=keep_system)
 
 
 def texts_of(conversations: Sequence[Conversation], field: str = "full") -> list[str]:
+    """The compared texts of ``conversations``, shared system instructions left out."""
     check_field(field)
-    return [text_of(c, field) for c in conversations]
+    drop = shared_systems(conversations)
+    return [text_of(c, field, drop) for c in conversations]

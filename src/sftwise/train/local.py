@@ -439,10 +439,11 @@ def _load_tokenizer(spec: TrainSpec) -> Any:
 
 def _check_model_path(model: str) -> None:
     path = Path(model)
-    looks_local = model.startswith((".", "/", "~")) or path.exists() or model.count("/") > 1
-    if looks_local and not path.exists():
+    exists = os.path.exists(model)  # os.path: an over-long name is 'missing', not an OSError
+    looks_local = model.startswith((".", "/", "~")) or exists or model.count("/") > 1
+    if looks_local and not exists:
         raise SftwiseError(f"model path {model} does not exist; pass a Hugging Face model directory or a hub id")
-    if path.exists() and not (path / "config.json").exists():
+    if exists and not (path / "config.json").exists():
         raise SftwiseError(f"{model} is not a Hugging Face model directory (no config.json)")
 
 
