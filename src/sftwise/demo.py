@@ -2,8 +2,14 @@
 
 Why full fine-tuning here, while LoRA is the default everywhere else: a randomly initialised model
 has no features for a low-rank adapter to steer (measured: LoRA rank 32 on the tiny model stays
-near chance after 20 epochs while full tuning of the same model reaches exact match 1.0 on the
-sample's test split in about 30 s). On a real pretrained model LoRA is the right default.
+near chance after 20 epochs while full tuning of the same model learns the task). On a real
+pretrained model LoRA is the right default.
+
+Why 24 epochs: the sample's test tickets are kept below the near-duplicate threshold of every
+training ticket, so the test metric measures generalisation, not recall of a training ticket. The
+team is learnt within a few epochs; the priority (read from the tone of the ticket) takes longer:
+measured on 2 CPU cores, 12 epochs reach test exact match 0.25 (team right, priority always
+"normal"), 24 epochs reach 0.87 in about two minutes for the whole pipeline.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sftwise.pipeline_config import (
 )
 from sftwise.sample import sample_paths
 
-DEMO_EPOCHS = 12
+DEMO_EPOCHS = 24
 DEMO_LEARNING_RATE = 2e-3
 
 
