@@ -99,3 +99,35 @@ def test_cjk_is_shingled_by_characters():
     assert cross_near_duplicates([b], ["完全不同的句子没有关系", a])[0][:2] == (0, 1)
     word_cfg = MinHashConfig(unit="word", ngram=3)
     assert near_duplicates([a, b], word_cfg).pairs
+
+
+def test_estimate_filter_drops_far_pairs_and_keeps_pairs_at_the_threshold():
+    from sftwise.dedup.minhash import estimate_filter, sketch
+
+    rng = random.Random(3)
+    base = [" ".join(rng.choice("abcdefghij") * rng.randint(1, 6) for _ in range(60)) for _ in range(40)]
+    texts = base + [_edited(t, 0.15, rng) for t in base]  # copies: Jaccard well above 0.5
+    cfg = MinHashConfig()
+    sk = sketch(signatures(texts, cfg))
+    n = len(base)
+    near = np.array([[i, i + n] for i in range(n)])
+    far = np.array([[i, (i + 1) % n] for i in range(n)])
+    exact_near = [jaccard(shingle_set(texts[a]), shingle_set(texts[b])) for a, b in near]
+    assert min(exact_near) >= cfg.threshold
+    assert len(estimate_filter(near, sk, sk, cfg.threshold)) == n  # nothing at or above the threshold is lost
+    exact_far = [jaccard(shingle_set(texts[a]), shingle_set(texts[b])) for a, b in far]
+    kept_far = estimate_filter(far, sk, sk, cfg.threshold)
+    assert max(exact_far) < 0.3 and len(kept_far) < n // 4  # far pairs are dropped before verification
+
+
+def test_verification_in_small_batches_equals_one_batch(monkeypatch, gsm8k_questions):
+    import sftwise.dedup.minhash as mh
+
+    rng = random.Random(5)
+    qs = [Normalization().apply(q) for q in gsm8k_questions[:300]]
+    texts = qs + [_edited(q, 0.1, rng) for q in qs[:100]]
+    whole = mh.near_duplicates(texts, MinHashConfig())
+    monkeypatch.setattr(mh, "VERIFY_CHARS_PER_BATCH", 2_000)  # dozens of batches
+    assert len(mh._pair_chunks(np.array([[i, i + 300] for i in range(100)]), texts, texts)) > 10
+    batched = mh.near_duplicates(texts, MinHashConfig())
+    assert batched.pairs == whole.pairs and len(whole.pairs) >= 100

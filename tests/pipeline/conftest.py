@@ -1,9 +1,11 @@
-"""A run directory with every stage's output, written by hand, for the report tests."""
+"""Fixtures of the pipeline tests: a run directory written by hand, and a headless-browser check."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,38 @@ def finished_run(tmp_path: Path) -> Path:
 
     write_json(run / "comparison.json", compare([run / "eval" / "baseline-tiny-model-0shot", run / "eval" / "tuned"], resamples=200))
     return run
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture()
+def render_in_chromium() -> Callable[[Path, str, int], list[str]]:
+    """Open a report in Debian's chromium (Playwright, system binary), check that at least
+    ``min_plots`` plots are visible, keep a full-page screenshot in test-artifacts/, and return the
+    console errors. Skips when chromium or Playwright is absent."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+
+    def render(path: Path, screenshot: str, min_plots: int = 4) -> list[str]:
+        errors: list[str] = []
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(path.resolve().as_uri())
+            plots = page.locator("figure.plot svg")
+            assert plots.count() >= min_plots, f"{plots.count()} plots, expected at least {min_plots}"
+            for i in range(plots.count()):
+                box = plots.nth(i).bounding_box()
+                assert box and box["width"] > 100 and box["height"] > 50, f"plot {i} is not visible"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+            browser.close()
+        return errors
+
+    return render
