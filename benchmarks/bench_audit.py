@@ -5,7 +5,7 @@ Targets (issue 2): under 60 s on 2 cores and under 2 GB peak memory; `import sft
 library's ``json`` (the floor any Python reader of the file pays), so the audit's cost can be read as
 a ratio to plain parsing.
 
-Each measurement runs in a fresh child process, so peak memory (``resource.getrusage`` ru_maxrss) is
+Each measurement runs in a fresh child process, so peak memory (``VmHWM``, see ``peak_memory.py``) is
 the audit's own and not the generator's. Results go to ``benchmarks/results/bench_audit.json``.
 
     python benchmarks/bench_audit.py [--examples 1000000] [--keep FILE]
@@ -45,29 +45,33 @@ def generate(path: Path, n: int) -> None:
 
 
 _CHILD_AUDIT = """
-import json, resource, sys, time
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+from peak_memory import peak_rss_mb
 t = time.perf_counter()
 from sftwise.audit import audit
 report = audit(sys.argv[1])
 elapsed = time.perf_counter() - t
 print(json.dumps({"seconds": elapsed, "examples": report.stats["train"].example_count, "findings": len(report.findings),
-                  "errors": report.counts["error"], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "errors": report.counts["error"], "peak_rss_mb": peak_rss_mb()}))
 """
 
 _CHILD_JSON = """
-import json, resource, sys, time
+import json, sys, time
+sys.path.insert(0, sys.argv[2])
+from peak_memory import peak_rss_mb
 t = time.perf_counter()
 n = 0
 with open(sys.argv[1], encoding="utf-8") as fh:
     for line in fh:
         json.loads(line)
         n += 1
-print(json.dumps({"seconds": time.perf_counter() - t, "examples": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": time.perf_counter() - t, "examples": n, "peak_rss_mb": peak_rss_mb()}))
 """
 
 
 def child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code, *args, str(Path(__file__).resolve().parent)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

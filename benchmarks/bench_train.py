@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from peak_memory import peak_rss_mb  # noqa: E402
 SETTINGS = dict(rank=16, alpha=32, lr=3e-3, batch=16, max_length=256, warmup=0.03)
 
 
@@ -93,7 +94,7 @@ def run_variant(variant: str, work: Path, epochs: int, threads: int) -> dict:
         evals = [h for h in trainer.state.log_history if "eval_loss" in h]
         final = {"validation_token_accuracy": evals[-1].get("eval_mean_token_accuracy") if evals else None, "validation_loss": evals[-1]["eval_loss"] if evals else None}
     return {"variant": variant, "epochs": epochs, "tokens": tokens, "train_seconds": round(seconds, 3), "tokens_per_second": round(tokens / seconds, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **final}
+            "peak_rss_mb": peak_rss_mb(), **final}
 
 
 def main() -> None:
