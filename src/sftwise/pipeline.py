@@ -217,6 +217,7 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
         "batch_size": cfg.batch_size,
         "max_length": ctx.config.model.max_length,
         "method": cfg.method,
+        "overlong": cfg.overlong,
     }
     fields.update(_recommended_fields(rec))
     if cfg.epochs is not None:
@@ -232,9 +233,13 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
 
         result = train_vertex(spec, bucket=cfg.overrides.get("bucket"), project=None, location=None, wait=True, display_name=ctx.config.name)
     else:
-        from sftwise.train.local import train
+        from sftwise.train.local import OverlongExamples, train
 
-        result = train(spec, resume=True, progress=True)
+        try:
+            result = train(spec, resume=True, progress=True)
+        except OverlongExamples as exc:
+            raise SftwiseError(f"{exc.problem} Set train.overlong: truncate (cut them) or drop (leave them out) in the config, "
+                               "or a larger model.max_length.") from None
     return [TRAIN_DIR], str(result.summary)
 
 

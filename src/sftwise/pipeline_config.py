@@ -57,6 +57,8 @@ class TrainStepConfig(_Strict):
     learning_rate: float | None = None
     lora_rank: int | None = None
     batch_size: int = 8
+    overlong: Literal["error", "truncate", "drop"] = Field(
+        "error", description="examples longer than model.max_length: stop and say so (error), cut them (truncate) or leave them out (drop)")
     overrides: dict[str, Any] = Field(default_factory=dict, description="any other TrainSpec field")
 
 

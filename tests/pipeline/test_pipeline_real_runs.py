@@ -72,10 +72,20 @@ def test_run_on_gsm8k_subset_completes_with_a_coherent_report(tmp_path: Path) ->
         encoding="utf-8",
     )
     proc = _sftwise("run", "gsm8k.yaml", cwd=tmp_path)
+    # some worked solutions are longer than 384 tokens: the run stops at train and says which, in config terms
+    assert proc.returncode == 2 and "✓ baseline" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    assert "longer than max_length=384" in said and "train.overlong: truncate" in said and "train.jsonl:" in said
+    assert "Traceback" not in said and "--truncate" not in said
+    config = (tmp_path / "gsm8k.yaml").read_text(encoding="utf-8")
+    (tmp_path / "gsm8k.yaml").write_text(config.replace("batch_size: 16}", "batch_size: 16, overlong: truncate}"), encoding="utf-8")
+    proc = _sftwise("run", "gsm8k.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("up to date") >= 3  # audit, baseline and recommend were kept
     run = tmp_path / "runs" / "gsm8k-smoke"
     for step in STEPS:
         assert f"✓ {step}" in proc.stdout, step
+    assert "truncated" in (run / "train" / "train_result.json").read_text(encoding="utf-8")
     points = [json.loads(x) for x in (run / "train" / "metrics.jsonl").read_text().splitlines()]
     for split in ("train", "validation"):
         epochs = [p for p in points if p["split"] == split and p.get("scope") == "epoch"]

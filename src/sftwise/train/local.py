@@ -34,16 +34,32 @@ Features and their trade-offs
   example, which transformers turns into a block-diagonal mask (no cross-example attention).
 * **Precision**: ``auto`` = bf16 autocast on GPUs that support it, fp16 autocast with a gradient
   scaler on others, fp32 on CPU. fp16/bf16 on CPU is refused.
-* **Many GPUs (DDP)**: launch this module with torchrun or accelerate and a YAML TrainSpec::
+* **Many GPUs (DDP or FSDP)**: launch this module with torchrun or accelerate and a YAML TrainSpec::
 
-      torchrun --nproc_per_node 8 -m sftwise.train.local spec.yaml
-      accelerate launch --multi_gpu --num_processes 8 -m sftwise.train.local spec.yaml
+      torchrun --nproc_per_node 8 -m sftwise.train.local spec.yaml [--resume]
+      accelerate launch --multi_gpu --num_processes 8 -m sftwise.train.local spec.yaml [--resume]
 
-  Each process trains on every ``world_size``-th batch (the last ``< world_size`` batches of an
-  epoch are skipped so all processes take the same number of steps); gradients are averaged by
-  ``DistributedDataParallel``; metric sums are all-reduced so the logged numbers cover all data;
-  only rank 0 writes. The backend is NCCL on GPUs and gloo on CPU (tested with 2 CPU processes).
-  FSDP is not wired in: for models that do not fit one GPU use LoRA, or TRL/Axolotl.
+  (``accelerate launch`` only starts the processes and sets ``WORLD_SIZE``/``RANK``; its own
+  ``--use_fsdp`` options are not read, the spec's ``distributed`` field decides.) Each process
+  trains on every ``world_size``-th batch (the last ``< world_size`` batches of an epoch are
+  skipped so all processes take the same number of steps); metric sums are all-reduced so the
+  logged numbers cover all data; only rank 0 writes. The backend is NCCL on GPUs and gloo on CPU
+  (both modes tested with 2 CPU processes).
+
+  ``distributed: ddp`` (default) keeps a whole model on every process and averages gradients with
+  ``DistributedDataParallel``. ``distributed: fsdp`` is for models whose weights, gradients and
+  AdamW state do not fit one GPU: PyTorch's FSDP2 (``fully_shard``) shards each decoder layer
+  (transformers' ``_no_split_modules``, e.g. ``LlamaDecoderLayer``) and then the rest of the model
+  over the processes; a layer's weights are gathered only for its forward and backward. The model
+  is loaded on the CPU and each shard moved to its GPU, so no GPU ever holds the whole model.
+  Gradients are reduce-scattered every micro-batch (no unsharded gradient copy is kept during
+  accumulation); fp16 uses ``ShardedGradScaler`` so all processes skip the same overflowing steps.
+  Validation runs the sharded model on every process in lockstep (a process without a batch of its
+  own runs a filler batch that is not counted), since each forward gathers weights collectively.
+  Checkpoints are unchanged: the full weights (LoRA: the adapter only) and the optimizer state are
+  gathered to rank 0's CPU and written in the single-process format, so ``diagnose``, eval and
+  ``--resume`` (under either mode) read them as before. Resume loads the weights before sharding
+  and scatters the optimizer state into the shards.
 
 Why not TRL's ``SFTTrainer``
 ----------------------------
@@ -57,7 +73,8 @@ throughput against it.
 
 Raises :class:`sftwise.io.SftwiseError` for: a model path that does not exist or is not a causal
 LM, a tokenizer without a chat template (naming the template to pass), over-long examples under
-``overlong="error"``, an empty split, fp16/bf16 on CPU, a full disk while checkpointing.
+``overlong="error"``, an empty split, fp16/bf16 on CPU, a full disk while checkpointing,
+``distributed: fsdp`` on a torch without ``torch.distributed.fsdp.fully_shard``.
 """
 
 from __future__ import annotations
@@ -125,6 +142,9 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     run_dir = Path(spec.run_dir)
     dist = _Dist.setup()
     notes: list[str] = []
+    fsdp = spec.distributed == "fsdp" and dist.world > 1
+    if spec.distributed == "fsdp" and not fsdp:
+        notes.append("distributed=fsdp ignored: a single process has nothing to shard across (launch with torchrun or accelerate)")
 
     # 1. Numerics first: the model is loaded in the dtype they decide.
     device, amp_dtype, use_scaler = _precision(spec.precision, dist)
@@ -138,11 +158,12 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     splits = _prepare_data(spec, tokenizer, notes)
     train_split, val_split = splits["train"], splits.get("validation")
 
-    # 3. Model, then the adapter on it.
-    model = _load_model(spec, tokenizer, device)
+    # 3. Model, then the adapter on it. Under FSDP it stays on the CPU: fully_shard moves each
+    #    process's shard to the GPU, so the whole model never has to fit on one.
+    model = _load_model(spec, tokenizer, torch.device("cpu") if fsdp else device)
 
     # 4. Resume state: config check and the checkpoint to restore (weights restored before the
-    #    optimizer is built over them).
+    #    optimizer is built over them, and before FSDP shards them: the checkpoint holds full tensors).
     start_epoch, global_step, tokens_seen, state = 0, 0, 0, None
     latest = latest_checkpoint(run_dir) if resume else None
     if resume and latest is None and dist.is_main:
@@ -166,14 +187,21 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     total_steps = steps_per_epoch * spec.epochs
 
     # 5. Optimizer over the trainable parameters, then the scheduler, which needs the step count.
-    if dist.world > 1:
+    #    Under FSDP the optimizer is built over the shards, so each process keeps only its share of
+    #    the AdamW state.
+    if fsdp:
+        model = _shard(model, device, dist, notes)
+    elif dist.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=spec.learning_rate, weight_decay=spec.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(spec, total_steps))
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+    scaler = _grad_scaler(use_scaler, fsdp)
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
+        if fsdp:
+            _load_sharded_optimizer(model, optimizer, state["optimizer"])
+        else:
+            optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
@@ -188,10 +216,13 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     def autocast():
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
+    def validate() -> tuple[float, float, int]:
+        return evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist, lockstep=fsdp)
+
     # 6. Where the model starts.
     init_val = None
     if val_split is not None and start_epoch == 0:
-        init_val = evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
+        init_val = validate()
         log.point(MetricPoint(step=0, epoch=0, split="validation", scope="epoch", loss=init_val[0], token_accuracy=init_val[1], tokens_seen=0, num_predictions=init_val[2]))
 
     peak = _PeakMemory(device)
@@ -215,8 +246,10 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
             window_tokens = sum(b.n_loss_tokens for b in batches)
             grad_norm = None
             for k, batch in enumerate(batches):
-                sync = k == len(batches) - 1 or dist.world == 1
-                with (contextlib.nullcontext() if sync else model.no_sync()), autocast():
+                # DDP all-reduces only the window's last micro-batch; FSDP reduce-scatters every one
+                # into the sharded gradients, which is what keeps no full-size gradient around
+                accumulate = dist.world > 1 and not fsdp and k < len(batches) - 1
+                with (model.no_sync() if accumulate else contextlib.nullcontext()), autocast():
                     loss_sum, correct, count = _forward(model, batch, device)
                     loss = loss_sum / max(window_tokens, 1)
                 (scaler.scale(loss) if scaler else loss).backward()
@@ -249,7 +282,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
                                       loss=loss_w, token_accuracy=acc_w, lr=lr, grad_norm=grad_norm, tokens_seen=tokens_seen, num_predictions=n_w))
                 win = _Sums()
             if spec.eval_every and val_split is not None and global_step % spec.eval_every == 0:
-                v = evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
+                v = validate()
                 log.point(MetricPoint(step=global_step, epoch=epoch + (w_idx + 1) / len(windows), split="validation", scope="step",
                                       loss=v[0], token_accuracy=v[1], tokens_seen=tokens_seen, num_predictions=v[2]))
                 model.train()
@@ -262,17 +295,20 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         log.point(MetricPoint(step=global_step, epoch=epoch + 1, split="train", scope="epoch", loss=loss_e, token_accuracy=acc_e,
                               lr=scheduler.get_last_lr()[0], grad_norm=grad_norm, tokens_seen=tokens_seen, num_predictions=n_e, checkpoint=ckpt_rel))
         if val_split is not None:
-            v = evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist)
+            v = validate()
             log.point(MetricPoint(step=global_step, epoch=epoch + 1, split="validation", scope="epoch", loss=v[0], token_accuracy=v[1],
                                   tokens_seen=tokens_seen, num_predictions=v[2], checkpoint=ckpt_rel))
+        # Under FSDP every process must take part in gathering the shards; rank 0 alone receives them.
+        weights = _gather_weights(model, spec.method == "lora") if fsdp else None
+        optimizer_state = _gather_optimizer(model, optimizer) if fsdp else optimizer.state_dict()
         if dist.is_main:
             state = {
                 "epochs_run": epoch + 1, "step": global_step, "tokens_seen": tokens_seen,
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict() if scaler else None, "rng": _rng_state(), "seed": spec.seed,
                 "total_epochs": spec.epochs,
             }
-            save_checkpoint(run_dir, name, _unwrap(model), tokenizer, state, spec)
+            save_checkpoint(run_dir, name, _unwrap(model), tokenizer, state, spec, weights=weights)
             checkpoints.append(ckpt_rel)
         dist.barrier()
     if bar:
@@ -318,24 +354,41 @@ def _forward(model: Any, batch: Any, device: Any) -> tuple[Any, int, int]:
     return loss_sum, correct, int(mask.sum())
 
 
-def evaluate_split(model: Any, examples: list, batch_size: int, pad_id: int, device: Any, autocast: Any, dist: _Dist) -> tuple[float, float, int]:
-    """(loss, token accuracy, predictions) over a whole split, sharded across processes."""
+def evaluate_split(model: Any, examples: list, batch_size: int, pad_id: int, device: Any, autocast: Any, dist: _Dist,
+                   *, lockstep: bool = False) -> tuple[float, float, int]:
+    """(loss, token accuracy, predictions) over a whole split, sharded across processes.
+
+    ``lockstep``: every process runs the same number of forward passes, those short of a batch
+    running an uncounted filler. FSDP needs it: each forward gathers the weights collectively, so a
+    process that stopped early would leave the others waiting forever. (DDP evaluates the
+    unwrapped module, which communicates nothing, so it does not pay for the filler.)
+    """
     import torch
 
     model.eval()
     sums = _Sums()
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)][dist.rank :: dist.world]
+    every = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = every[dist.rank :: dist.world]
+    counted = len(batches)
+    if lockstep:
+        batches += every[: math.ceil(len(every) / dist.world) - counted]
     with torch.no_grad(), autocast():
-        for batch in iter_batches(examples, batches, pad_id, False):
+        for k, batch in enumerate(iter_batches(examples, batches, pad_id, False)):
             loss_sum, correct, count = _forward(model, batch, device)
-            sums.add(float(loss_sum), correct, count, batch.n_tokens)
+            if k < counted:
+                sums.add(float(loss_sum), correct, count, batch.n_tokens)
     model.train()
     return sums.reduce(dist)
 
 
-def save_checkpoint(run_dir: Path, name: str, model: Any, tokenizer: Any, state: dict[str, Any], spec: TrainSpec) -> Path:
-    """Write ``checkpoints/<name>`` atomically: temp dir, then rename; a failure leaves older ones intact."""
+def save_checkpoint(run_dir: Path, name: str, model: Any, tokenizer: Any, state: dict[str, Any], spec: TrainSpec,
+                    weights: dict[str, Any] | None = None) -> Path:
+    """Write ``checkpoints/<name>`` atomically: temp dir, then rename; a failure leaves older ones intact.
+
+    ``weights``: the full state dict to write instead of reading ``model``'s own (FSDP: its
+    parameters are shards, so the caller passes the gathered full tensors).
+    """
     import torch
 
     root = run_dir / CHECKPOINTS
@@ -343,7 +396,7 @@ def save_checkpoint(run_dir: Path, name: str, model: Any, tokenizer: Any, state:
     final = root / name
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.tmp-"))
     try:
-        model.save_pretrained(tmp)  # PEFT models save the adapter only
+        model.save_pretrained(tmp, state_dict=weights)  # PEFT models save the adapter only
         tokenizer.save_pretrained(tmp)
         torch.save(state, tmp / STATE_FILE)
         (tmp / DONE_FILE).write_text(json.dumps({"epoch": state["epochs_run"], "step": state["step"], "method": spec.method, "base_model": spec.model}), encoding="utf-8")
@@ -402,10 +455,9 @@ def _prepare_data(spec: TrainSpec, tokenizer: Any, notes: list[str]) -> dict[str
         splits["validation"] = prepare_split("validation", load_conversations(spec.validation, spec.format), tokenizer, spec.max_length, spec.overlong)
     for split in splits.values():
         if split.overlong and spec.overlong == "error":
-            raise SftwiseError(
+            raise OverlongExamples(
                 f"{split.overlong} of {split.total} {split.name} examples are longer than max_length={spec.max_length} tokens "
-                f"(longest {split.max_tokens}; e.g. {', '.join(split.overlong_sources[:3])}). Choose: --truncate (cut them), --drop "
-                f"(leave them out), or a larger --max-length."
+                f"(longest {split.max_tokens}; e.g. {', '.join(split.overlong_sources[:3])})."
             )
         if split.overlong:
             notes.append(f"{split.name}: {split.overlong} over-long examples {'truncated' if spec.overlong == 'truncate' else 'dropped'}")
@@ -485,6 +537,128 @@ def _restore_weights(model: Any, checkpoint: Path, spec: TrainSpec) -> None:
         for shard in sorted(checkpoint.glob("*.safetensors")):
             state.update(load_file(str(shard)))
         model.load_state_dict(state, strict=False)
+
+
+# -- FSDP -------------------------------------------------------------------------------------------
+
+
+def _shard(model: Any, device: Any, dist: _Dist, notes: list[str]) -> Any:
+    """Shard ``model`` in place with FSDP2: each decoder layer its own unit, then the root.
+
+    Per-layer units are what make FSDP pay: a layer's full weights exist only during its own
+    forward/backward. The root unit takes the rest (embeddings, final norm, head; tied weights stay
+    tied since both ends are in it). ``fully_shard`` moves each shard to the mesh's device.
+    """
+    import torch
+
+    try:
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import fully_shard
+    except ImportError:
+        raise SftwiseError(f"distributed: fsdp needs torch.distributed.fsdp.fully_shard (torch >= 2.6), this is torch {torch.__version__}; "
+                           "upgrade torch or use distributed: ddp") from None
+    mesh = init_device_mesh(device.type, (dist.world,))
+    layers = _decoder_layers(model)
+    if not layers:
+        notes.append("fsdp: no decoder layers found; the model is sharded as one unit, so every forward gathers all of its weights at once")
+    for layer in layers:
+        fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return model
+
+
+def _decoder_layers(model: Any) -> list[Any]:
+    """The repeated blocks of a transformers model: the classes it marks as not to be split
+    (``_no_split_modules``, e.g. ``LlamaDecoderLayer``), else the entries of a ``layers`` ModuleList."""
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # through a PEFT wrapper
+    kinds = set(getattr(base, "_no_split_modules", None) or ())
+    layers = [m for m in model.modules() if type(m).__name__ in kinds]
+    if not layers:
+        layers = [layer for name, m in model.named_modules() if name.split(".")[-1] == "layers" and isinstance(m, torch.nn.ModuleList) for layer in m]
+    return layers
+
+
+def _grad_scaler(enabled: bool, fsdp: bool) -> Any:
+    """fp16's loss scaler. Under FSDP each process sees only its gradient shard, so an overflow may
+    show on one process alone: ``ShardedGradScaler`` agrees on it across processes so all of them
+    skip the same steps (a plain GradScaler would let the shards diverge)."""
+    if not enabled:
+        return None
+    if fsdp:
+        from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
+
+        return ShardedGradScaler("cuda")
+    import torch
+
+    return torch.amp.GradScaler("cuda")
+
+
+def _full_state_options(**kw: Any) -> Any:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, **kw)
+
+
+def _gather_weights(model: Any, trainable_only: bool) -> dict[str, Any]:
+    """The full (unsharded) weights on rank 0's CPU, ``{}`` on the others; every process must call it.
+
+    ``trainable_only`` (LoRA) gathers the adapter alone, as the checkpoint holds nothing else. The
+    gather returns tied weights (embeddings and head) as separate copies; they are tied again so
+    ``save_pretrained`` drops the duplicate, as it does for an unsharded model.
+    """
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    weights = get_model_state_dict(model, options=_full_state_options(cpu_offload=True, ignore_frozen_params=trainable_only))
+    first: dict[int, str] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if name in weights:
+            weights[name] = weights[first.setdefault(id(param), name)]
+    return weights
+
+
+def _gather_optimizer(model: Any, optimizer: Any) -> dict[str, Any]:
+    """The full optimizer state on rank 0's CPU (``{}`` elsewhere), in ``optimizer.state_dict()``'s
+    format; every process must call it."""
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    by_name = get_optimizer_state_dict(model, optimizer, options=_full_state_options(cpu_offload=True))
+    return _optimizer_state_by_index(by_name) if by_name else {}
+
+
+def _load_sharded_optimizer(model: Any, optimizer: Any, saved: dict[str, Any]) -> None:
+    """Scatter a checkpoint's full optimizer state (index-keyed, from any mode) into the shards."""
+    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+
+    names = [name for name, p in model.named_parameters() if p.requires_grad]  # the optimizer's parameter order
+    set_optimizer_state_dict(model, optimizer, _optimizer_state_by_name(saved, names), options=_full_state_options())
+
+
+def _optimizer_state_by_index(state: dict[str, Any]) -> dict[str, Any]:
+    """torch.distributed.checkpoint's parameter-name-keyed optimizer state -> ``optimizer.state_dict()``'s
+    index-keyed one, so a checkpoint reads the same whichever mode wrote it."""
+    index: dict[str, int] = {}
+    groups = [{**g, "params": [index.setdefault(name, len(index)) for name in g["params"]]} for g in state["param_groups"]]
+    return {"state": {index[name]: v for name, v in state["state"].items()}, "param_groups": groups}
+
+
+def _optimizer_state_by_name(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The inverse of :func:`_optimizer_state_by_index`; ``names[i]`` is the optimizer's i-th parameter."""
+    if sum(len(g["params"]) for g in state["param_groups"]) != len(names):
+        raise SftwiseError(f"the checkpoint's optimizer state covers {sum(len(g['params']) for g in state['param_groups'])} parameters, "
+                           f"this model trains {len(names)}; was the method or the LoRA config changed?")
+    groups = [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]]
+    return {"state": {names[i]: v for i, v in state["state"].items()}, "param_groups": groups}
+
+
+class OverlongExamples(SftwiseError):
+    """Examples longer than ``max_length`` under ``overlong="error"``. ``problem`` says which; the
+    message adds the CLI's choices, and ``sftwise run`` restates them as config keys."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{problem} Choose: --truncate (cut them), --drop (leave them out), or a larger --max-length.")
 
 
 def _schedule(spec: TrainSpec, total_steps: int):

@@ -73,6 +73,13 @@ class TrainSpec(BaseModel):
     tensorboard: bool = True
     num_threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
     gradient_checkpointing: bool = False
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="local only, and only when launched as several processes (torchrun / accelerate, WORLD_SIZE > 1): "
+        "ddp keeps a whole model copy per process and averages gradients; fsdp shards weights, gradients and optimizer "
+        "state across processes (PyTorch FSDP2, one unit per decoder layer) for models that do not fit one GPU. "
+        "Ignored, with a note, in a single process.",
+    )
 
     @field_validator("epochs")
     @classmethod
