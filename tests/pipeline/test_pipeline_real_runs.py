@@ -46,6 +46,8 @@ def test_demo_beats_its_baseline_and_its_report_renders(tmp_path: Path, render_i
     assert row["p_value"] < 1e-3
     diagnosis = json.loads((run / "diagnosis.json").read_text())
     assert diagnosis["verdict"] in {"healthy", "under-trained", "overfitting"} and diagnosis["best_checkpoint"]
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "n/a (full fine-tuning)" in html and "&lt; 0.001" in html  # no LoRA rank shown as used; p-values never "0.000"
     assert render_in_chromium(run / "report.html", "demo-report.png", min_plots=4) == []
 
     rerun = _sftwise("demo", "--run-dir", str(run), cwd=tmp_path)  # a finished run is not redone

@@ -52,6 +52,11 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return _e(value)
 
 
+def _p_value(value: Any) -> Any:
+    """Three decimals, but never "0.000": a p-value is small, not zero."""
+    return "< 0.001" if isinstance(value, float) and value < 0.001 else value
+
+
 def _table(headers: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -144,7 +149,9 @@ def _section_recommendation(run_dir: Path) -> str:
     if rec is None:
         return "<h2>Hyperparameters</h2><p class='muted'>The recommend step has not run.</p>"
     config = _load(run_dir / "train" / "config.json") or _load(run_dir / "train" / "train_spec.json") or {}
-    rows = [[k, rec.get(k), config.get(k, "")] for k in ("epochs", "learning_rate", "lr_multiplier", "adapter_size", "lora_rank", "lora_alpha") if k in rec or k in config]
+    full = config.get("method") == "full"  # LoRA settings mean nothing to a full fine-tune: say so, do not list them as used
+    rows = [[k, rec.get(k), "n/a (full fine-tuning)" if full and k.startswith("lora_") else config.get(k, "")]
+            for k in ("method", "epochs", "learning_rate", "lr_multiplier", "adapter_size", "lora_rank", "lora_alpha") if k in rec or k in config]
     reasons = rec.get("reasons") or rec.get("explanations") or []
     items = "".join(f"<li>{_e(r if isinstance(r, str) else r.get('text', r))}</li>" for r in reasons)
     return "<h2>Hyperparameters and why</h2>" + _table(["setting", "recommended", "used"], rows) + (f"<ul>{items}</ul>" if items else "")
@@ -228,7 +235,7 @@ def _section_comparison(run_dir: Path) -> str:
         return ""
     rows = []
     for item in pair.get("metrics", []):
-        rows.append([item.get("metric"), item.get("value_a"), item.get("value_b"), item.get("delta"), _ci(item), item.get("p_value"), item.get("test", ""), f"{item.get('wins', '')} / {item.get('ties', '')} / {item.get('losses', '')}"])
+        rows.append([item.get("metric"), item.get("value_a"), item.get("value_b"), item.get("delta"), _ci(item), _p_value(item.get("p_value")), item.get("test", ""), f"{item.get('wins', '')} / {item.get('ties', '')} / {item.get('losses', '')}"])
     if not rows:
         return ""
     return (

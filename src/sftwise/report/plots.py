@@ -6,7 +6,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-COLORS = {"train": "#1f77b4", "validation": "#d62728", "baseline": "#7f7f7f", "tuned": "#2ca02c"}
+COLORS = {"train": "#1f77b4", "validation": "#d62728", "test": "#ff7f0e", "baseline": "#7f7f7f", "tuned": "#2ca02c"}
 
 
 def _svg(fig: Any) -> str:
