@@ -143,17 +143,22 @@ def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0) -> 
 
         full = load(data)
         data = Dataset(records=full.records[: cfg.max_examples], path=full.path, format=full.format)
-    return evaluate(
-        output=out_dir,
-        model=model,
-        data=data,
-        metrics=cfg.metrics,
-        few_shot=few_shot,
-        shots_from=ctx.split_paths()["train"] if few_shot else None,
-        seed=ctx.config.seed,
-        params=GenerationParams(max_new_tokens=cfg.max_new_tokens),
-        cache=ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite",
-    )
+    from sftwise.progress import generation_progress
+
+    with generation_progress(f"{out_dir.name}: generating") as (on_start, on_progress):
+        return evaluate(
+            output=out_dir,
+            model=model,
+            data=data,
+            metrics=cfg.metrics,
+            few_shot=few_shot,
+            shots_from=ctx.split_paths()["train"] if few_shot else None,
+            seed=ctx.config.seed,
+            params=GenerationParams(max_new_tokens=cfg.max_new_tokens),
+            cache=ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite",
+            on_start=on_start,
+            on_progress=on_progress,
+        )
 
 
 def _model_label(model: str) -> str:

@@ -63,8 +63,6 @@ def eval_cmd(
     """Evaluate a model zero-/few-shot on an eval set, or score saved predictions; metrics with 95 % CIs."""
     import json
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.table import Table
 
     from sftwise.backends.base import GenerationParams
@@ -95,30 +93,9 @@ def eval_cmd(
         json_schema=schema,
     )
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, stop=list(stop or []), seed=seed)
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tps]} tok/s"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
-    )
-    state = {"task": None, "tokens": 0, "start": 0.0}
+    from sftwise.progress import generation_progress
 
-    def on_start(total: int) -> None:
-        import time
-
-        progress.start()
-        state["start"] = time.perf_counter()
-        state["task"] = progress.add_task("gen", total=total, tps="-")
-
-    def on_progress(n: int, tokens: int = 0) -> None:
-        import time
-
-        if state["task"] is None:
-            return
-        state["tokens"] += tokens
-        elapsed = time.perf_counter() - state["start"]
-        progress.update(state["task"], advance=n, tps=f"{state['tokens'] / elapsed:.1f}" if elapsed > 0 else "-")
-
-    try:
+    with generation_progress() as (on_start, on_progress):
         summary = evaluate(
             output=output, model=model, data=data, predictions=predictions, prediction_field=prediction_field,
             reference_field=reference_field, id_field=id_field, metrics=metrics, few_shot=few_shot, shots_from=shots_from,
@@ -126,9 +103,6 @@ def eval_cmd(
             generator_opts={"batch_size": batch_size, "concurrency": concurrency, "max_retries": max_retries, "timeout_s": timeout},
             resamples=resamples, on_progress=on_progress, on_start=on_start,
         )
-    finally:
-        if state["task"] is not None:
-            progress.stop()
     out = _console()
     table = Table(title=f"{summary.model} on {summary.data} ({summary.n_examples} examples, {summary.few_shot}-shot)")
     for col in ("metric", "value", "95% CI", "n"):

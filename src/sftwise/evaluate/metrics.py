@@ -318,8 +318,11 @@ def normalize_number(answer: str | None) -> str | None:
             value = Decimal(cleaned)
     except (InvalidOperation, ValueError, ZeroDivisionError):
         return answer.strip().lower()
+    if not value.is_finite() or abs(value.adjusted()) > 100:  # "inf", "1e999999": not an answer to write out
+        return answer.strip().lower()
     if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
+        # not quantize(): it raises past the context's 28 digits; formatting is exact at any size
+        return format(value, "f").partition(".")[0]
     return format(value.normalize(), "f")
 
 
