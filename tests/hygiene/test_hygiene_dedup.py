@@ -87,3 +87,19 @@ def test_config_errors_are_clear():
         DedupConfig(minhash=MinHashConfig(bands=100, rows=100)).validated()
     with pytest.raises(SftwiseError, match="field"):
         DedupConfig(field="answer").validated()
+
+
+def test_shared_system_instruction_is_not_compared_and_chained_members_say_so():
+    system = "You are a helpful assistant. Answer in one short sentence, politely, in English, without any markdown at all."
+    unrelated = [("Where is Lima?", "Peru."), ("What is 7 x 6?", "42."), ("Name a primary colour.", "Red.")]
+    _, report = dedup(ds(unrelated, system=system), DedupConfig(field="input"))
+    assert report.removed == 0  # the long shared instruction alone would make them look alike
+    # a chain: A ~ B and B ~ C, but A and C share little; C is dropped for A only through B
+    a = "alpha beta gamma delta epsilon zeta eta theta iota kappa"
+    b = "alpha beta gamma delta epsilon lambda mu nu xi omicron"
+    c = "pi rho sigma tau upsilon lambda mu nu xi omicron"
+    _, report = dedup(ds([(a, "1"), (b, "2"), (c, "3")]), DedupConfig(field="input", minhash=MinHashConfig(threshold=0.3)))
+    by_line = {r.line: r for r in report.removed_records}
+    assert set(by_line) == {2, 3} and all(r.kept_line == 1 for r in by_line.values())
+    assert by_line[2].similarity >= 0.3 and by_line[3].similarity < 0.3
+    assert any("linked through other members" in f.message and f.line == 3 for f in report.findings)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Part, Record, Turn
 from sftwise.dedup.text import Normalization, check_field, texts_of
-from sftwise.dedup.minhash import MinHashConfig
+from sftwise.dedup.minhash import MinHashConfig, jaccard, shingle_set
 from sftwise.findings import Finding, Severity, rule
 from sftwise.io import SftwiseError
 
@@ -92,7 +92,7 @@ class RemovedRecord(BaseModel):
     reason: str  # exact | near | semantic
     cluster: int
     kept_line: int
-    similarity: float | None = None
+    similarity: float | None = None  # exact Jaccard to the kept record (near: always set, may be under the threshold when chained)
 
 
 class DuplicateCluster(BaseModel):
@@ -184,10 +184,17 @@ def dedup(
                 sim = None
                 if sims is not None:
                     sim = sims.get((min(i, kept), max(i, kept)))
+                if sim is None and method == "near":
+                    # joined through other members (connected components): say how close it is to the
+                    # record it is dropped for, even when that is under the threshold
+                    sim = round(jaccard(shingle_set(texts[i], cfg.minhash.unit, cfg.minhash.ngram),
+                                        shingle_set(texts[kept], cfg.minhash.unit, cfg.minhash.ngram)), 4)
                 removed.append(RemovedRecord(file=records[i].source.path, line=records[i].source.line, reason=method,
                                              cluster=cid, kept_line=records[kept].source.line, similarity=sim))
                 what = {"exact": "exact duplicate", "near": "near duplicate", "semantic": "semantic duplicate"}[method]
                 extra = f", similarity {sim:.2f}" if sim is not None else ""
+                if method == "near" and sim is not None and sim < cfg.minhash.threshold:
+                    extra += ", linked through other members of the cluster"
                 findings.append(Finding(code=code, severity=Severity.WARNING if method != "semantic" else Severity.INFO,
                                         message=f"{what} of {loc(kept)} (cluster {cid}{extra}); removed.",
                                         hint="Kept the cluster's representative; see the dedup report for every member.",
