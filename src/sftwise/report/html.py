@@ -29,6 +29,7 @@ th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .plot{margin:.8em 0}.plot svg{max-width:100%;height:auto}
 .muted{color:#666}.pair{display:grid;grid-template-columns:1fr 1fr;gap:.5em}
 pre{white-space:pre-wrap;word-break:break-word;background:#fafafa;border:1px solid #eee;padding:.4em;margin:0;font-size:.85em}
+pre.text{max-height:12em;overflow:auto}
 .better{color:#1b7f2a}.worse{color:#b00020}
 """
 
@@ -50,6 +51,16 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return _e(value)
+
+
+def _text_cell(text: Any) -> _Raw:
+    """A model's text as written, in a box that scrolls past 12 lines; a text of only whitespace
+    (an untrained model's newlines) is named instead of drawn as a tall empty box."""
+    if isinstance(text, str) and text and not text.strip():
+        return _Raw(f"<pre class='muted'>(only whitespace: {len(text)} characters)</pre>")
+    if text is None or text == "":
+        return _Raw("<pre class='muted'>(empty)</pre>")
+    return _Raw(f"<pre class='text'>{_e(text)}</pre>")
 
 
 def _p_value(value: Any) -> Any:
@@ -256,10 +267,10 @@ def _section_examples(run_dir: Path, dirs: list[Path]) -> str:
         rows = []
         for item in items:
             rows.append([
-                _Raw(f"<pre>{_e(item.get('prompt'))}</pre>"),
-                _Raw(f"<pre>{_e(item.get('reference'))}</pre>"),
-                _Raw(f"<pre>{_e(item.get('prediction_a'))}</pre>"),
-                _Raw(f"<pre>{_e(item.get('prediction_b'))}</pre>"),
+                _text_cell(item.get("prompt")),
+                _text_cell(item.get("reference")),
+                _text_cell(item.get("prediction_a")),
+                _text_cell(item.get("prediction_b")),
                 _Raw(f"<span class='{css}'>{item.get('delta', 0):+.3f}</span> {_e(item.get('metric'))}"),
             ])
         return f"<h3>{title}</h3>" + _table(["prompt", "reference", "baseline", "tuned", "change"], rows)

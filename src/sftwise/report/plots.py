@@ -100,5 +100,6 @@ def metric_bars_svg(rows: dict[str, dict[str, tuple[float, float | None, float |
     ax.set_xticks([j + width * (len(rows) - 1) / 2 for j in range(len(metrics))], metrics)
     ax.set_ylabel("score (95 % CI)")
     ax.set_title(title)
-    ax.legend(fontsize=8, frameon=False)
+    # under the axes: inside them the legend covers a bar whichever corner it picks
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(rows), 3))
     return _svg(fig)
