@@ -19,9 +19,11 @@ def generation_progress(label: str = "generating") -> Iterator[tuple[Callable[[i
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    console = Console(stderr=True)
     progress = Progress(
         TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[tps]} tok/s"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        disable=not console.is_terminal,  # a log file gets the step's one line, not a bar's leftovers
     )
     state: dict = {"task": None, "tokens": 0, "start": 0.0}
 
