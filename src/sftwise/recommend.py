@@ -46,8 +46,8 @@ dict or None.
 
 from __future__ import annotations
 
-import os
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path

@@ -15,7 +15,6 @@ Backends are imported only when chosen, so ``import sftwise.backends`` never imp
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator

@@ -177,6 +177,7 @@ def dedup(
                 inside = [s for (a, b), s in sims.items() if a in members and b in members] if len(members) < 200 else []
                 lowest = min(inside) if inside else None
             clusters.append(DuplicateCluster(id=cid, method=method, kept=loc(kept), members=[loc(i) for i in members], similarity=lowest))
+            kept_shingles: set | None = None  # the kept record's shingle set, made once per cluster when a member needs it
             for i in members:
                 if i == kept:
                     continue
@@ -187,8 +188,9 @@ def dedup(
                 if sim is None and method == "near":
                     # joined through other members (connected components): say how close it is to the
                     # record it is dropped for, even when that is under the threshold
-                    sim = round(jaccard(shingle_set(texts[i], cfg.minhash.unit, cfg.minhash.ngram),
-                                        shingle_set(texts[kept], cfg.minhash.unit, cfg.minhash.ngram)), 4)
+                    if kept_shingles is None:
+                        kept_shingles = shingle_set(texts[kept], cfg.minhash.unit, cfg.minhash.ngram)
+                    sim = round(jaccard(shingle_set(texts[i], cfg.minhash.unit, cfg.minhash.ngram), kept_shingles), 4)
                 removed.append(RemovedRecord(file=records[i].source.path, line=records[i].source.line, reason=method,
                                              cluster=cid, kept_line=records[kept].source.line, similarity=sim))
                 what = {"exact": "exact duplicate", "near": "near duplicate", "semantic": "semantic duplicate"}[method]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.conversation import Dataset
 from sftwise.dedup.minhash import MinHashConfig
-from sftwise.dedup.text import Normalization, check_field, shared_systems, text_of
+from sftwise.dedup.text import Normalization, check_field, shared_systems, texts_of
 
 
 class LeakedRecord(BaseModel):
@@ -51,11 +51,11 @@ def leakage(
     check_field(field)
     norm = normalization or Normalization()
     cfg = minhash or MinHashConfig()
-    drop = shared_systems(*([r.conversation for r in d.records] for d in (train, *others.values())))
-    train_texts = [norm.apply(text_of(r.conversation, field, drop)) for r in train.records]
+    drop = shared_systems(*(d.conversations for d in (train, *others.values())))
+    train_texts = [norm.apply(t) for t in texts_of(train.conversations, field, drop)]
     report = LeakageReport(field=field, settings=f"{norm.signature()}|{cfg.signature() if near else 'exact only'}")
     for split, data in others.items():
-        texts = [norm.apply(text_of(r.conversation, field, drop)) for r in data.records]
+        texts = [norm.apply(t) for t in texts_of(data.conversations, field, drop)]
         exact = {i: j for i, j in cross_exact(texts, train_texts) if texts[i]}
         found: list[LeakedRecord] = []
         for i, j in sorted(exact.items()):

@@ -453,21 +453,24 @@ def all_band_keys(
     texts: Sequence[str], config: MinHashConfig, shard_size: int = SHARD_SIZE, progress: Callable[[int], None] | None = None
 ) -> np.ndarray:
     """Band keys of every text, computed one shard at a time (only the keys are kept)."""
-    return _keys_and_sketches(texts, config, shard_size, progress)[0]
+    return _keys_and_sketches(texts, config, shard_size, progress, with_sketches=False)[0]
 
 
 def _keys_and_sketches(
-    texts: Sequence[str], config: MinHashConfig, shard_size: int = SHARD_SIZE, progress: Callable[[int], None] | None = None
+    texts: Sequence[str], config: MinHashConfig, shard_size: int = SHARD_SIZE, progress: Callable[[int], None] | None = None,
+    with_sketches: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Band keys and 32-bit sketches (:func:`sketch`) of every text, one shard at a time."""
+    """Band keys and 32-bit sketches (:func:`sketch`) of every text, one shard at a time
+    (``with_sketches=False``: the sketches array has no columns, so nothing is kept for them)."""
     bands, rows = config.lsh_params()
     keys = np.zeros((len(texts), bands), dtype=np.uint64)
-    sketches = np.zeros((len(texts), config.num_perm), dtype=np.uint32)
+    sketches = np.zeros((len(texts), config.num_perm if with_sketches else 0), dtype=np.uint32)
     for lo in range(0, len(texts), shard_size):
         shard = texts[lo : lo + shard_size]
         sig = signatures(shard, config)
         keys[lo : lo + len(shard)] = band_keys(sig, bands, rows)
-        sketches[lo : lo + len(shard)] = sketch(sig)
+        if with_sketches:
+            sketches[lo : lo + len(shard)] = sketch(sig)
         if progress:
             progress(len(shard))
     return keys, sketches

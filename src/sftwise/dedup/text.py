@@ -79,8 +79,9 @@ def text_of(conversation: Conversation, field: str = "full", drop_systems: Conta
     return conversation.full_text(system=keep_system)
 
 
-def texts_of(conversations: Sequence[Conversation], field: str = "full") -> list[str]:
-    """The compared texts of ``conversations``, shared system instructions left out."""
+def texts_of(conversations: Sequence[Conversation], field: str = "full", drop_systems: Container[str] | None = None) -> list[str]:
+    """The compared texts of ``conversations``, shared system instructions left out (those shared
+    within ``conversations``, or ``drop_systems`` when a comparison spans several datasets)."""
     check_field(field)
-    drop = shared_systems(conversations)
+    drop = shared_systems(conversations) if drop_systems is None else drop_systems
     return [text_of(c, field, drop) for c in conversations]
