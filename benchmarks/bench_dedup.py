@@ -50,9 +50,9 @@ def _clusters_to_label(n: int, clusters: list[list[int]]) -> list[int]:
 
 def _dedup_clusters(texts: list[str]) -> list[list[int]]:
     """Exact + near clusters with sftwise defaults (normalised text, char 5-grams, threshold 0.5)."""
-    from sftwise.dedup.exact import exact_groups
-    from sftwise.dedup.minhash import MinHashConfig, UnionFind, near_duplicates
-    from sftwise.dedup.text import Normalization
+    from sftwise.hygiene.exact import exact_groups
+    from sftwise.hygiene.minhash import MinHashConfig, UnionFind, near_duplicates
+    from sftwise.hygiene.text import Normalization
 
     norm = Normalization()
     t = [norm.apply(x) for x in texts]
@@ -67,14 +67,14 @@ def _dedup_clusters(texts: list[str]) -> list[list[int]]:
 
 def gsm8k_counts() -> dict:
     from sftwise.conversation import Conversation, Dataset
-    from sftwise.dedup.leakage import leakage
+    from sftwise.hygiene.leakage import leakage
 
     train, test = _rows("train.jsonl"), _rows("test.jsonl")
     out = {}
     for name, fn in (("question", lambda r: r["question"]), ("full", _full)):
-        from sftwise.dedup.exact import exact_groups
-        from sftwise.dedup.minhash import MinHashConfig, near_duplicates
-        from sftwise.dedup.text import Normalization
+        from sftwise.hygiene.exact import exact_groups
+        from sftwise.hygiene.minhash import MinHashConfig, near_duplicates
+        from sftwise.hygiene.text import Normalization
 
         norm = Normalization()
         t = [norm.apply(fn(r)) for r in train]
@@ -90,7 +90,7 @@ def gsm8k_counts() -> dict:
     def ds(rows: list[dict], path: str) -> Dataset:
         return Dataset.from_conversations([Conversation.from_pairs([("user", r["question"]), ("model", r["answer"])]) for r in rows], path)
 
-    from sftwise.dedup.minhash import MinHashConfig
+    from sftwise.hygiene.minhash import MinHashConfig
 
     out["leakage"] = {}
     for thr, unit, n in ((0.5, "char", 5), (0.8, "char", 5), (0.8, "word", 5)):
@@ -133,7 +133,7 @@ def _pr(n: int, clusters: list[list[int]], truth, natural_pairs: set[tuple[int, 
 
 def injected() -> dict:
     from sftwise.conversation import Conversation, Dataset
-    from sftwise.dedup.leakage import leakage
+    from sftwise.hygiene.leakage import leakage
 
     train, test = _rows("train.jsonl"), _rows("test.jsonl")
     base = [_full(r) for r in train]
@@ -181,8 +181,8 @@ def _speed_data(n: int) -> tuple[list[str], list]:
 
 
 def _run_sftwise(n: int, q: _Box) -> None:
-    from sftwise.dedup.minhash import MinHashConfig, near_duplicates
-    from sftwise.dedup.text import Normalization
+    from sftwise.hygiene.minhash import MinHashConfig, near_duplicates
+    from sftwise.hygiene.text import Normalization
 
     texts, truth = _speed_data(n)
     norm = Normalization()
@@ -200,8 +200,8 @@ def _run_datasketch(n: int, q: _Box, limit: int | None) -> None:
     import numpy as np
     from datasketch import MinHash, MinHashLSH
 
-    from sftwise.dedup.minhash import UnionFind
-    from sftwise.dedup.text import Normalization
+    from sftwise.hygiene.minhash import UnionFind
+    from sftwise.hygiene.text import Normalization
 
     texts, truth = _speed_data(n)
     if limit:
@@ -256,7 +256,7 @@ def speed(n: int, datasketch_limit: int | None) -> dict:
 
 
 def substr(mb: float) -> dict:
-    from sftwise.dedup.substr import repeated_spans
+    from sftwise.hygiene.substr import repeated_spans
 
     base = [_full(r) for r in _rows("train.jsonl")]
     target = int(mb * 1_000_000)

@@ -38,7 +38,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from sftwise.backends.base import GenerationParams, GenerationRequest
     from sftwise.backends.hf import HFGenerator
-    from sftwise.tiny import build_tiny_model, sample_texts
+    from sftwise.demo.tiny import build_tiny_model, sample_texts
 
     texts = sample_texts()
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +63,7 @@ def main() -> None:
         v.pop("texts")
     result = {
         "benchmark": "hf_generate_cpu",
-        "model": f"sftwise.tiny Llama (hidden {args.hidden_size}, 2 layers, random weights)",
+        "model": f"sftwise.demo.tiny Llama (hidden {args.hidden_size}, 2 layers, random weights)",
         "prompts": len(requests),
         "new_tokens_per_prompt": args.new_tokens,
         "batch_size": args.batch_size,

@@ -3,7 +3,7 @@
     python benchmarks/bench_train.py [--epochs 2] [--out benchmarks/results/bench_train.json]
 
 Each variant runs in its own subprocess (so peak RSS is its own) on the same random-weight tiny
-model (``sftwise.tiny``, hidden 128, 2 layers) and the bundled sample task (480 training, 60
+model (``sftwise.demo.tiny``, hidden 128, 2 layers) and the bundled sample task (480 training, 60
 validation examples), with the same settings: LoRA r=16 alpha=32 on all linear layers, lr 3e-3
 cosine with 3 % warm-up, batch 16, max_length 256, fp32, plain shuffled batches (no length
 grouping, so padding is the same), assistant-only loss, evaluation on the validation split at
@@ -40,8 +40,8 @@ SETTINGS = dict(rank=16, alpha=32, lr=3e-3, batch=16, max_length=256, warmup=0.0
 
 
 def _model_and_data(work: Path, seed: int = 0) -> tuple[Path, dict]:
-    from sftwise.sample import sample_paths
-    from sftwise.tiny import build_tiny_model, sample_texts
+    from sftwise.demo.sample import sample_paths
+    from sftwise.demo.tiny import build_tiny_model, sample_texts
 
     model = work / "model"
     if not (model / "config.json").exists():
@@ -126,7 +126,7 @@ def main() -> None:
                 results.setdefault(variant, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
     best = {v: max(runs, key=lambda r: r["tokens_per_second"]) for v, runs in results.items()}
     summary = {
-        "settings": SETTINGS | {"epochs": args.epochs, "threads": args.threads, "model": "sftwise.tiny hidden 128, 2 layers", "data": "bundled sample 480/60"},
+        "settings": SETTINGS | {"epochs": args.epochs, "threads": args.threads, "model": "sftwise.demo.tiny hidden 128, 2 layers", "data": "bundled sample 480/60"},
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__},
         "device": "cpu (no GPU in this session)",
         "best": best, "runs": results,

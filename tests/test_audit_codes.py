@@ -145,7 +145,7 @@ def test_tokenizer_and_limit_findings(tmp_path: Path) -> None:
 
 def test_hf_tokenizer_counts_tokens(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
-    from sftwise.tiny import build_tiny_model
+    from sftwise.demo.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny", ["question answer word " * 20], hidden_size=16, num_layers=1)
     path = tmp_path / "train.jsonl"
@@ -177,7 +177,7 @@ def test_max_listed_caps_locations_and_counts_the_rest(tmp_path: Path) -> None:
 
 
 def test_clean_sample_has_no_errors_or_warnings() -> None:
-    from sftwise.sample import sample_paths
+    from sftwise.demo.sample import sample_paths
 
     p = sample_paths()
     report = audit(p["train"], validation=p["validation"], test=p["test"], max_tokens=1024)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from sftwise.audit import audit
-from sftwise.sample import sample_dir, sample_paths
+from sftwise.demo.sample import sample_dir, sample_paths
 
 
 def build_dirty(base: Path) -> bytes:

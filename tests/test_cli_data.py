@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from sftwise.cli import app
 from sftwise.formats import load
-from sftwise.sample import sample_paths
+from sftwise.demo.sample import sample_paths
 
 runner = CliRunner()
 

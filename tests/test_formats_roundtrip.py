@@ -8,8 +8,8 @@ import pytest
 
 from sftwise.conversation import Conversation, Dataset, Part, Turn
 from sftwise.formats import FORMATS, apply_options, detect, load, read, write
-from sftwise.io import SftwiseError
-from sftwise.sample import sample_paths
+from sftwise.errors import SftwiseError
+from sftwise.demo.sample import sample_paths
 
 CONTAINERS = ("jsonl", "json", "csv", "parquet")
 

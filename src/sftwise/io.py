@@ -16,13 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-
-class SftwiseError(Exception):
-    """An error meant for the user: the CLI prints its message (no traceback) and exits with 2.
-
-    Messages follow the scikit-learn habit: name the argument or file, the value received, what was
-    expected, and how to fix it.
-    """
+from sftwise.errors import SftwiseError
 
 
 @contextlib.contextmanager

@@ -30,7 +30,7 @@ Open models use the Gemini 1.5 **Pro** rows, which give explicit numbers for eve
   the usual 1e-4..3e-4), so the "multiplier 10 on small data" row becomes 1e-3. For full fine-tuning
   the base is 1e-5.
 * **"default" epochs**: 3 epochs at >= 10,000 examples, 5 at >= 1,000, 10 below.
-* A random-weight model built by ``sftwise.tiny`` knows nothing, so LoRA-sized rates do not move
+* A random-weight model built by ``sftwise.demo.tiny`` knows nothing, so LoRA-sized rates do not move
   it: it is tuned with full fine-tuning at ``TINY_LR`` = 3e-3.
 
 Token counts use the model's own tokenizer when it is a local Hugging Face directory, else an
@@ -55,7 +55,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 SOURCE = (
     "Google Cloud, Vertex AI docs: 'Tune Gemini models by using supervised fine-tuning', recommended configurations "
@@ -237,7 +237,7 @@ def recommend(model: str, data: str | Path | None = None, modality: Modality = "
         chosen_method = method or ("full" if tiny else "lora")
         if tiny:
             lr = TINY_LR
-            reasons.append(f"{model} is a random-weight sftwise.tiny model: full fine-tuning at lr {TINY_LR:g} (LoRA-sized rates do not move an untrained model)")
+            reasons.append(f"{model} is a random-weight sftwise.demo.tiny model: full fine-tuning at lr {TINY_LR:g} (LoRA-sized rates do not move an untrained model)")
         else:
             base = BASE_LORA_LR if chosen_method == "lora" else BASE_FULL_LR
             lr = min(MAX_LR, max(MIN_LR, base * mult)) if chosen_method == "lora" else base * min(mult, 5)
@@ -294,6 +294,6 @@ def _default_epochs_rule() -> str:
 
 
 def _is_tiny(model: str) -> bool:
-    from sftwise.tiny import TINY_MARKER
+    from sftwise.demo.tiny import TINY_MARKER
 
     return model == "tiny" or os.path.exists(os.path.join(model, f"{TINY_MARKER}.txt"))

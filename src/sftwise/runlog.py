@@ -14,7 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from sftwise.io import SftwiseError, atomic_write
+from sftwise.errors import SftwiseError
+
+from sftwise.io import atomic_write
 
 METRICS_FILE = "metrics.jsonl"
 

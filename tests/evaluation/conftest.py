@@ -29,7 +29,7 @@ def qa_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
-    from sftwise.tiny import build_tiny_model
+    from sftwise.demo.tiny import build_tiny_model
 
     texts = ["What colour is item 3? red blue green yellow black white purple orange", "Answer with one word.", "Name the colour of thing 7."] * 20
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", texts, seed=0)

@@ -105,7 +105,7 @@ def test_shots_exclude_eval_prompts(tiny_model, qa_files, tmp_path):
     eval_prompts = {" ".join(r.conversation.input_text().lower().split()) for r in test.records}
     shots = draw_shots(test, 0, 0, eval_prompts)
     assert shots == []
-    from sftwise.io import SftwiseError
+    from sftwise.errors import SftwiseError
 
     with pytest.raises(SftwiseError, match="usable"):
         draw_shots(test, 1, 0, eval_prompts)

@@ -18,7 +18,7 @@ from sftwise.evaluate.metrics import (
     token_f1,
 )
 from sftwise.evaluate.stats import bootstrap_ci, mcnemar_exact, paired_bootstrap
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 HYPS = ["The cat sat on the mat.", "A quick brown fox", "", "Completely different words here", "Il pleut aujourd'hui, dit-il.", "数字 123"]
 REFS = ["The cat is on the mat.", "The quick brown fox jumps", "Something", "Nothing in common at all", "Il pleut aujourd'hui.", "数字 124"]

@@ -10,7 +10,7 @@ from fake_openai_server import FakeOpenAI
 from sftwise.backends import get_generator, parse_spec
 from sftwise.backends.base import GenerationParams, GenerationRequest
 from sftwise.evaluate.results import read_results
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 pytest.importorskip("openai")
 
@@ -83,7 +83,7 @@ def test_eval_cli_through_server_with_cache_and_resume(server, tmp_path):
 
 
 def test_interrupted_run_resumes_from_cache(server, tmp_path):
-    from sftwise.cache import CachedGenerator, ResponseCache
+    from sftwise.backends.cache import CachedGenerator, ResponseCache
 
     gen = get_generator(f"openai:fake@{server.base_url}", concurrency=2, max_retries=0)
 

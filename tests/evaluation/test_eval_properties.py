@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sftwise.backends import parse_spec
 from sftwise.evaluate.metrics import TextNormalization, extract_final_answer, math_correct, normalize_number, parse_json
 from sftwise.evaluate.rouge import lcs_length, rouge_scores, tokenize
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 @settings(max_examples=300, deadline=None)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from sftwise.conversation import Conversation, Dataset
-from sftwise.dedup import DedupConfig, Normalization, cut_spans, dedup, repeated_spans
-from sftwise.dedup.minhash import MinHashConfig
-from sftwise.io import SftwiseError
+from sftwise.hygiene import DedupConfig, Normalization, cut_spans, dedup, repeated_spans
+from sftwise.hygiene.minhash import MinHashConfig
+from sftwise.errors import SftwiseError
 
 
 def ds(pairs, system=None):

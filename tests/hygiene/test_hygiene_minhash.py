@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from sftwise.dedup.minhash import (
+from sftwise.hygiene.minhash import (
     MinHashConfig,
     band_keys,
     candidate_pairs,
@@ -18,7 +18,7 @@ from sftwise.dedup.minhash import (
     signatures,
     words,
 )
-from sftwise.dedup.text import Normalization
+from sftwise.hygiene.text import Normalization
 
 
 def _edited(text: str, rate: float, rng: random.Random) -> str:
@@ -102,7 +102,7 @@ def test_cjk_is_shingled_by_characters():
 
 
 def test_estimate_filter_drops_far_pairs_and_keeps_pairs_at_the_threshold():
-    from sftwise.dedup.minhash import estimate_filter, sketch
+    from sftwise.hygiene.minhash import estimate_filter, sketch
 
     rng = random.Random(3)
     base = [" ".join(rng.choice("abcdefghij") * rng.randint(1, 6) for _ in range(60)) for _ in range(40)]
@@ -121,7 +121,7 @@ def test_estimate_filter_drops_far_pairs_and_keeps_pairs_at_the_threshold():
 
 
 def test_verification_in_small_batches_equals_one_batch(monkeypatch, gsm8k_questions):
-    import sftwise.dedup.minhash as mh
+    import sftwise.hygiene.minhash as mh
 
     rng = random.Random(5)
     qs = [Normalization().apply(q) for q in gsm8k_questions[:300]]

@@ -6,11 +6,11 @@ import pytest
 
 from sftwise.audit.leakage import find_leakage
 from sftwise.conversation import Conversation, Dataset
-from sftwise.dedup import leakage
+from sftwise.hygiene import leakage
 from sftwise.formats import load
-from sftwise.io import SftwiseError
-from sftwise.skew import load_production, skew
-from sftwise.split import split_dataset
+from sftwise.errors import SftwiseError
+from sftwise.hygiene.skew import load_production, skew
+from sftwise.hygiene.split import split_dataset
 
 from conftest import diverse, write_gemini
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from sftwise.cli import app
 from sftwise.evaluate.results import EvalSummary
-from sftwise.io import SftwiseError, read_jsonl
+from sftwise.errors import SftwiseError
+from sftwise.io import read_jsonl
 from sftwise.judge.autorater import load_results, run_judge
 from sftwise.judge.rubric import load_rubric
 

@@ -12,11 +12,11 @@ from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
 from sftwise.cli import app
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.judge.autorater import load_results, run_judge
 from sftwise.judge.calibrate import JudgeConfig, calibrate, load_judge_run, search
 from sftwise.judge.rubric import load_rubric
-from sftwise.label.store import Label
+from sftwise.judge.labels import Label
 
 N = 150
 ANNOTATORS = ["alice", "bob", "chen"]
@@ -96,7 +96,7 @@ def test_unknown_ids_become_findings(world, tmp_path):
         writer = csv.DictWriter(handle, fieldnames=["id", "annotator", "score"])
         writer.writeheader()
         writer.writerows(rows)
-    from sftwise.label.store import read_label_file
+    from sftwise.judge.labels import read_label_file
 
     run, scale = load_judge_run(world["tmp"] / "good")
     report = calibrate(read_label_file(path), [run], scale)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.judge.parse import parse_pairwise, parse_pointwise
 from sftwise.judge.rubric import builtin_rubrics, load_rubric, render_pairwise, render_pointwise
 

@@ -13,8 +13,8 @@ from judge_fakes import make_items, write_results
 
 from sftwise.judge.autorater import load_results
 from sftwise.judge.rubric import load_rubric
-from sftwise.label.server import LabelApp, serve_in_thread
-from sftwise.label.store import read_labels
+from sftwise.judge.label_server import LabelApp, serve_in_thread
+from sftwise.judge.labels import read_labels
 
 CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]

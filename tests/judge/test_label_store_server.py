@@ -12,11 +12,11 @@ from judge_fakes import make_items, write_results
 from typer.testing import CliRunner
 
 from sftwise.cli import app
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.judge.autorater import load_results
 from sftwise.judge.rubric import load_rubric
-from sftwise.label.server import LabelApp, serve_in_thread
-from sftwise.label.store import export_labels, import_labels, read_label_file, read_labels
+from sftwise.judge.label_server import LabelApp, serve_in_thread
+from sftwise.judge.labels import export_labels, import_labels, read_label_file, read_labels
 
 
 @pytest.fixture()

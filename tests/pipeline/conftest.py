@@ -13,7 +13,7 @@ import pytest
 from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction
 from sftwise.io import write_json, write_jsonl
 from sftwise.runlog import MetricPoint, write_metrics
-from sftwise.sample import sample_paths
+from sftwise.demo.sample import sample_paths
 
 
 @pytest.fixture()

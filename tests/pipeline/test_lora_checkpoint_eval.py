@@ -15,7 +15,7 @@ def test_lora_checkpoint_loads_as_generator(tmp_path: Path) -> None:
     pytest.importorskip("peft")
     from sftwise.backends import get_generator
     from sftwise.backends.base import GenerationParams, GenerationRequest
-    from sftwise.tiny import build_tiny_model
+    from sftwise.demo.tiny import build_tiny_model
     from sftwise.train.local import train
     from sftwise.train.spec import TrainSpec
 

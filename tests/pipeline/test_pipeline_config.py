@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sftwise.io import SftwiseError
-from sftwise.pipeline_config import load_config
+from sftwise.errors import SftwiseError
+from sftwise.pipeline.config import load_config
 
 
 def _write(tmp_path: Path, text: str) -> Path:

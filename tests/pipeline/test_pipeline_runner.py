@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sftwise import pipeline
-from sftwise.io import SftwiseError
-from sftwise.pipeline_config import DataConfig, ModelConfig, PipelineConfig, TrainStepConfig
-from sftwise.pipeline_state import STATE_FILE
+from sftwise.pipeline import runner as pipeline
+from sftwise.errors import SftwiseError
+from sftwise.pipeline.config import DataConfig, ModelConfig, PipelineConfig, TrainStepConfig
+from sftwise.pipeline.state import STATE_FILE
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.report import build_report
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sftwise.sample import PRIORITIES, SPLIT_SIZES, TEAMS, generate, sample_paths, write_sample
+from sftwise.demo.sample import PRIORITIES, SPLIT_SIZES, TEAMS, generate, sample_paths, write_sample
 
 
 def test_shipped_sample_equals_generator_output(tmp_path: Path) -> None:
     fresh = write_sample(tmp_path)
     for split, path in fresh.items():
-        assert path.read_bytes() == sample_paths()[split].read_bytes(), f"{split}.jsonl is stale: run python -m sftwise.sample"
+        assert path.read_bytes() == sample_paths()[split].read_bytes(), f"{split}.jsonl is stale: run python -m sftwise.demo.sample"
 
 
 def test_sample_labels_are_valid_json_with_allowed_values() -> None:
@@ -31,7 +31,7 @@ def test_tiny_model_round_trips_text_and_masks_assistant(tmp_path: Path) -> None
     pytest.importorskip("torch")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from sftwise.tiny import build_tiny_model, sample_texts
+    from sftwise.demo.tiny import build_tiny_model, sample_texts
 
     path = build_tiny_model(tmp_path / "tiny", sample_texts()[:200], hidden_size=32, num_layers=1)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -47,7 +47,7 @@ def test_tiny_model_round_trips_text_and_masks_assistant(tmp_path: Path) -> None
 
 def test_sample_margin_is_below_the_near_duplicate_default() -> None:
     """The sample is leakage-free as the audit checks it only while its margin stays under the default."""
-    from sftwise.dedup.minhash import MinHashConfig
-    from sftwise.sample import LEAKAGE_THRESHOLD
+    from sftwise.hygiene.minhash import MinHashConfig
+    from sftwise.demo.sample import LEAKAGE_THRESHOLD
 
     assert LEAKAGE_THRESHOLD < MinHashConfig().threshold

@@ -12,7 +12,7 @@ import pytest
 def tiny_model(tmp_path_factory) -> Path:
     import torch
 
-    from sftwise.tiny import build_tiny_model, sample_texts
+    from sftwise.demo.tiny import build_tiny_model, sample_texts
 
     torch.set_num_threads(2)
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", sample_texts(), seed=0)
@@ -30,7 +30,7 @@ def write_gemini(path: Path, rows: list[tuple[str | None, str, str]]) -> Path:
 
 @pytest.fixture()
 def small_data(tmp_path) -> tuple[Path, Path]:
-    from sftwise.sample import sample_paths
+    from sftwise.demo.sample import sample_paths
 
     paths = sample_paths()
     lines = Path(paths["train"]).read_text(encoding="utf-8").splitlines()

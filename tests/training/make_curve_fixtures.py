@@ -2,7 +2,7 @@
 
     python tests/training/make_curve_fixtures.py      # ~2 minutes on 2 CPU cores
 
-Each run trains a tiny random-weight model (``sftwise.tiny``) on the bundled sample task (or a
+Each run trains a tiny random-weight model (``sftwise.demo.tiny``) on the bundled sample task (or a
 deliberately damaged copy of it) with settings chosen to produce the regime named in its label;
 the label is the *design* of the run, not diagnose's output. The metrics are written to
 ``fixtures/curves/<name>.jsonl`` and the labels to ``fixtures/curves/labels.json``.
@@ -80,8 +80,8 @@ RUNS = [
 def main(only: list[str] | None = None) -> None:
     import torch
 
-    from sftwise.sample import sample_paths
-    from sftwise.tiny import build_tiny_model, sample_texts
+    from sftwise.demo.sample import sample_paths
+    from sftwise.demo.tiny import build_tiny_model, sample_texts
     from sftwise.train.local import train
     from sftwise.train.spec import TrainSpec
 

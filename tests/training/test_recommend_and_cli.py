@@ -49,7 +49,7 @@ def test_open_model_translation_and_too_small_data():
 
 
 def test_cost_hook_and_real_data(tiny_model):
-    from sftwise.sample import sample_paths
+    from sftwise.demo.sample import sample_paths
 
     calls = []
 

@@ -106,7 +106,7 @@ def test_fsdp_run_writes_once_checkpoints_full_weights_and_resumes(tiny_model, s
 
 
 def test_distributed_mode_is_validated():
-    from sftwise.io import SftwiseError
+    from sftwise.errors import SftwiseError
     from sftwise.train.spec import TrainSpec
 
     assert TrainSpec.build({"model": "m", "train": "t"}).distributed == "ddp"

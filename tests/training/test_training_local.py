@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.runlog import read_metrics
 from sftwise.train.local import STATE_FILE, latest_checkpoint, train
 from sftwise.train.spec import TrainSpec
@@ -25,7 +25,7 @@ def _spec(model, train_file, val_file, run_dir, **kw) -> TrainSpec:
 
 
 def test_tiny_model_learns_fast_with_every_metric_for_both_splits(tiny_model, tmp_path):
-    from sftwise.sample import sample_paths
+    from sftwise.demo.sample import sample_paths
 
     paths = sample_paths()
     spec = _spec(tiny_model, paths["train"], paths["validation"], tmp_path / "run", epochs=3, method="full", learning_rate=3e-3)

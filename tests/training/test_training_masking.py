@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sftwise.conversation import Conversation
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.train.data import IGNORE_INDEX, encode_conversation, ensure_chat_template, pack, collate, prepare_split
 
 

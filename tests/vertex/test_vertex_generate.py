@@ -9,7 +9,7 @@ from conftest import LOCATION, PROJECT
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, Generator
 from sftwise.gemini.cost import estimate_tuning_cost, load_prices
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 def req(i: int, text: str = "Where is order 5?") -> GenerationRequest:

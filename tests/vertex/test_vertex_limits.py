@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sftwise.audit import gemini_limits as gl
 from sftwise.findings import RULES, Severity
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 def codes(findings, severity=None):

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import LOCATION, PROJECT, example, write_gemini
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.runlog import read_metrics
 from sftwise.train.spec import TrainSpec
 from sftwise.train.vertex import train_vertex

@@ -32,7 +32,7 @@ from sftwise.conversation import Dataset
 from sftwise.findings import Finding, Severity, rule
 from sftwise.formats import read
 from sftwise.formats.rules import W, emit
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.tokens import get_counter
 
 __all__ = ["AuditContext", "AuditReport", "DatasetStats", "Distribution", "audit", "cross_split_check", "load_checks", "split_check"]
@@ -42,7 +42,7 @@ rule("SW199", "check-failed", W, "An audit check raised an unexpected error; its
 
 _BUILTIN = ("schema", "lengths", "dataset", "duplicates")
 _NOT_CHECKS = {"base", "stats"}
-_OTHER_RULE_MODULES = ("sftwise.dedup", "sftwise.skew", "sftwise.split", "sftwise.label.store")
+_OTHER_RULE_MODULES = ("sftwise.hygiene", "sftwise.hygiene.skew", "sftwise.hygiene.split", "sftwise.judge.labels")
 _loaded = False
 _load_errors: list[Finding] = []
 

@@ -1,4 +1,4 @@
-"""SW400-SW409: exact duplicates, a first pass (near duplicates and n-gram leakage live in ``sftwise.dedup``).
+"""SW400-SW409: exact duplicates, a first pass (near duplicates and n-gram leakage live in ``sftwise.hygiene``).
 
 Examples are compared by hashes of their input text (system instruction + prompt turns) and output
 text (model turns), computed once in the split profile, so a million examples take a sort, not a

@@ -27,7 +27,7 @@ from typing import Any
 
 from sftwise.conversation import MODEL, USER, Dataset
 from sftwise.findings import Finding, Severity, rule
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.tokens import CHARS_PER_TOKEN
 from sftwise.tokens import estimate_tokens as estimate_text_tokens
 

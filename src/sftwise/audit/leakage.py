@@ -1,6 +1,6 @@
 """Audit check: validation/test examples that duplicate training examples (SW420 exact, SW421 near).
 
-The work is done by :func:`sftwise.dedup.leakage.leakage`. :func:`find_leakage` turns its report
+The work is done by :func:`sftwise.hygiene.leakage.leakage`. :func:`find_leakage` turns its report
 into findings, one per leaked record, located at the validation/test record and naming the training
 record it copies; :func:`check_near_leakage` is the same check registered with the audit's
 cross-split hook, so ``sftwise audit --validation V --test T`` reports near leakage too.
@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping
 
 from sftwise.audit.base import AuditContext, cross_split_check, listed
 from sftwise.conversation import Dataset
-from sftwise.dedup.minhash import MinHashConfig
-from sftwise.dedup.text import Normalization
+from sftwise.hygiene.minhash import MinHashConfig
+from sftwise.hygiene.text import Normalization
 from sftwise.findings import Finding, Severity, rule
 
 rule("SW420", "exact-leakage", Severity.ERROR,
@@ -37,7 +37,7 @@ def find_leakage(
     near: bool = True,
 ) -> list[Finding]:
     """Findings for every record of ``others`` (split name -> dataset) that leaks from ``train``."""
-    from sftwise.dedup.leakage import leakage
+    from sftwise.hygiene.leakage import leakage
 
     report = leakage(train, others, field=field, normalization=normalization, minhash=minhash, near=near)
     findings = []
@@ -62,7 +62,7 @@ def check_near_leakage(splits: dict[str, Dataset], ctx: AuditContext) -> Iterato
     inputs identical only after normalisation (case, whitespace, Unicode: SW420) and the near
     duplicates (SW421), for validation and test against train and test against validation.
     """
-    from sftwise.dedup.leakage import leakage
+    from sftwise.hygiene.leakage import leakage
 
     for later, earlier_list in (("validation", ("train",)), ("test", ("train", "validation"))):
         data = splits.get(later)

@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 SCHEMES = ("hf", "openai", "gemini")
 

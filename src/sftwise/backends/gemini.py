@@ -19,7 +19,7 @@ from typing import Any
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
 from sftwise.gemini.cost import CostEstimate, estimate_tuning_cost
 from sftwise.gemini.errors import with_retries
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 __all__ = ["CostEstimate", "GeminiGenerator", "estimate_tuning_cost"]
 

@@ -29,7 +29,7 @@ from typing import Any
 from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 class HFGenerator:

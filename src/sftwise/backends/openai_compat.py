@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 class OpenAICompatGenerator:

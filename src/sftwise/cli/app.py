@@ -13,7 +13,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 class _SftwiseGroup(TyperGroup):

@@ -31,7 +31,8 @@ def audit(
     from rich.console import Console
 
     from sftwise.audit import audit as run_audit
-    from sftwise.io import SftwiseError, write_json
+    from sftwise.errors import SftwiseError
+    from sftwise.io import write_json
 
     if json_out is not None and json_out.is_dir():
         raise SftwiseError(f"--json {json_out} is a directory; give a file path such as {json_out / 'audit.json'}.")
@@ -98,7 +99,8 @@ def convert(
     """Convert a dataset between formats (and add a system instruction or an instruction prefix)."""
     from sftwise.findings import sort_findings
     from sftwise.formats import FORMATS, read, write
-    from sftwise.io import SftwiseError, refuse_overwrite_input
+    from sftwise.errors import SftwiseError
+    from sftwise.io import refuse_overwrite_input
 
     if to not in FORMATS:
         raise SftwiseError(f"--to {to!r} is not a format; expected one of {', '.join(FORMATS)}.")
@@ -129,7 +131,7 @@ def explain(
 
     from sftwise.audit import load_checks
     from sftwise.findings import RULES
-    from sftwise.io import SftwiseError
+    from sftwise.errors import SftwiseError
 
     load_checks()
     console = Console(highlight=False)

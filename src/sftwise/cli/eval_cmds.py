@@ -68,7 +68,8 @@ def eval_cmd(
     from sftwise.backends.base import GenerationParams
     from sftwise.evaluate.metrics import MetricOptions, TextNormalization
     from sftwise.evaluate.runner import evaluate
-    from sftwise.io import SftwiseError, write_json
+    from sftwise.errors import SftwiseError
+    from sftwise.io import write_json
 
     if rouge_tokenizer not in ("default", "unicode"):
         raise SftwiseError(f"--rouge-tokenizer {rouge_tokenizer!r}: expected default or unicode.")
@@ -181,7 +182,7 @@ def hard_examples_cmd(
     """The failed eval examples and the most similar training candidates, guarded against eval near-duplicates."""
     from rich.console import Console
 
-    from sftwise.hard_examples import find_hard_examples
+    from sftwise.evaluate.hard_examples import find_hard_examples
     from sftwise.io import refuse_overwrite_input, write_json
 
     if output is not None:

@@ -1,4 +1,4 @@
-"""Commands of the data-hygiene stage: dedup, split, skew (the library lives in sftwise.dedup, split, skew)."""
+"""Commands of the data-hygiene stage: dedup, split, skew (the library lives in sftwise.hygiene, split, skew)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ _MAP_HELP = "rename an input field, e.g. --map question=prompt --map answer=comp
 
 
 def _field_map(items: list[str]) -> dict[str, str] | None:
-    from sftwise.io import SftwiseError
+    from sftwise.errors import SftwiseError
 
     mapping = {}
     for item in items:
@@ -25,7 +25,7 @@ def _field_map(items: list[str]) -> dict[str, str] | None:
 
 
 def _check_json_path(path: Optional[Path], option: str = "--json") -> None:
-    from sftwise.io import SftwiseError
+    from sftwise.errors import SftwiseError
 
     if path is not None and path.is_dir():
         raise SftwiseError(f"{option} {path} is a directory; give a file path such as {path / 'report.json'}.")
@@ -68,12 +68,13 @@ def dedup(
     from rich.console import Console
     from rich.table import Table
 
-    from sftwise.dedup.core import DedupConfig
-    from sftwise.dedup.core import dedup as run_dedup
-    from sftwise.dedup.minhash import MinHashConfig
-    from sftwise.dedup.text import Normalization
+    from sftwise.hygiene.core import DedupConfig
+    from sftwise.hygiene.core import dedup as run_dedup
+    from sftwise.hygiene.minhash import MinHashConfig
+    from sftwise.hygiene.text import Normalization
     from sftwise.formats import load, write
-    from sftwise.io import SftwiseError, refuse_overwrite_input, write_json
+    from sftwise.errors import SftwiseError
+    from sftwise.io import refuse_overwrite_input, write_json
 
     if unit not in ("char", "word"):
         raise SftwiseError(f"--unit must be char or word; got {unit!r}.")
@@ -139,8 +140,10 @@ def split(
     from rich.console import Console
     from rich.table import Table
 
-    from sftwise.io import SftwiseError, write_json
-    from sftwise.split import split_dataset
+    from sftwise.errors import SftwiseError
+
+    from sftwise.io import write_json
+    from sftwise.hygiene.split import split_dataset
 
     _check_json_path(json_out)
     if output.exists() and not output.is_dir():
@@ -191,7 +194,7 @@ def skew(
     from rich.table import Table
 
     from sftwise.io import write_json
-    from sftwise.skew import skew_files
+    from sftwise.hygiene.skew import skew_files
 
     _check_json_path(json_out)
     with Console(stderr=True).status(f"Comparing {train} with {production} .."):

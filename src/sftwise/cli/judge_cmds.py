@@ -106,10 +106,10 @@ def label_cmd(
     from rich.console import Console
     from rich.markup import escape
 
-    from sftwise.io import SftwiseError
+    from sftwise.errors import SftwiseError
     from sftwise.judge.autorater import load_results
     from sftwise.judge.rubric import load_rubric
-    from sftwise.label.store import export_labels, import_labels
+    from sftwise.judge.labels import export_labels, import_labels
 
     console = Console()
     preds, _ = load_results(results)
@@ -123,7 +123,7 @@ def label_cmd(
             n = export_labels(db, export_path)
             console.print(f"exported {n} label(s) to {export_path}")
         return
-    from sftwise.label.server import LabelApp, serve
+    from sftwise.judge.label_server import LabelApp, serve
 
     preds_b = load_results(against)[0] if against else None
     label_app = LabelApp(preds, db, annotator, load_rubric(rubric), preds_b, task, shuffle=not no_shuffle)
@@ -155,9 +155,11 @@ def calibrate_cmd(
     """How well does the judge agree with your annotators? Pick the judge configuration closest to them."""
     from rich.console import Console
 
-    from sftwise.io import SftwiseError, write_json
+    from sftwise.errors import SftwiseError
+
+    from sftwise.io import write_json
     from sftwise.judge import calibrate as cal
-    from sftwise.label.store import read_label_file
+    from sftwise.judge.labels import read_label_file
 
     console = Console()
     labels = read_label_file(human)

@@ -20,8 +20,8 @@ def run(
 
     Re-running continues where it stopped; a changed config redoes only the steps it affects.
     """
-    from sftwise.pipeline import run_pipeline
-    from sftwise.pipeline_config import load_config
+    from sftwise.pipeline.runner import run_pipeline
+    from sftwise.pipeline.config import load_config
 
     cfg = load_config(config)
     target = run_dir or Path("runs") / cfg.name
@@ -43,8 +43,8 @@ def demo(
     """
     import shutil
 
-    from sftwise.demo import demo_config
-    from sftwise.pipeline import run_pipeline
+    from sftwise.pipeline.demo import demo_config
+    from sftwise.pipeline.runner import run_pipeline
 
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)

@@ -17,14 +17,16 @@ def recommend(
     model: str = typer.Option(..., "--model", help="Gemini model id (gemini-2.5-flash, ...) or an open model (HF dir or hub id)"),
     data: Path = typer.Option(..., "--data", help="training file"),
     modality: str = typer.Option("text", "--modality", help="text, image or audio"),
-    method: Optional[str] = typer.Option(None, "--method", help="open models: lora or full (default: lora; full for sftwise.tiny models)"),
+    method: Optional[str] = typer.Option(None, "--method", help="open models: lora or full (default: lora; full for sftwise.demo.tiny models)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the recommendation as JSON"),
 ) -> None:
     """Recommend epochs, learning rate (multiplier) and adapter size / LoRA rank, from Google's published guidance."""
     from rich.console import Console
     from rich.table import Table
 
-    from sftwise.io import SftwiseError, write_json
+    from sftwise.errors import SftwiseError
+
+    from sftwise.io import write_json
     from sftwise.recommend import recommend as run
 
     if modality not in ("text", "image", "audio"):
@@ -93,7 +95,8 @@ def train(
 
     Multi-GPU: torchrun --nproc_per_node N -m sftwise.train.local spec.yaml (see sftwise.train.local).
     """
-    from sftwise.io import SftwiseError, write_json
+    from sftwise.errors import SftwiseError
+    from sftwise.io import write_json
     from sftwise.train.spec import TrainSpec
 
     if truncate and drop:

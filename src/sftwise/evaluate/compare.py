@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import EvalSummary, Prediction, read_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, McNemarResult, mcnemar_exact, paired_bootstrap
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 RECOMPUTED = ("bleu", "chrf", "macro_f1")
 

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 Reference = str | Sequence[str] | None
 

@@ -72,7 +72,9 @@ def read_results(results_dir) -> tuple[EvalSummary, list[Prediction]]:
 
     from pydantic import ValidationError
 
-    from sftwise.io import SftwiseError, read_jsonl
+    from sftwise.errors import SftwiseError
+
+    from sftwise.io import read_jsonl
 
     root = Path(results_dir)
     if root.is_file() and root.name in (PREDICTIONS_FILE, SUMMARY_FILE):

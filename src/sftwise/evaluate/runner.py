@@ -30,7 +30,8 @@ from sftwise.backends.base import GenerationParams, GenerationRequest
 from sftwise.evaluate.metrics import MetricOptions, compute_all, extract_final_answer, parse_metric_list, versions
 from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction, write_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, bootstrap_ci
-from sftwise.io import SftwiseError, refuse_overwrite_input
+from sftwise.errors import SftwiseError
+from sftwise.io import refuse_overwrite_input
 
 SHOTS_IN = ("turns", "system")
 
@@ -248,7 +249,7 @@ def evaluate(
         requests = [build_request(i, r.conversation, shots, shots_in) for i, r in zip(ids, dataset.records)]
         generator = _generator(model, on_progress, generator_opts)
         if cache is not False:
-            from sftwise.cache import CachedGenerator, ResponseCache
+            from sftwise.backends.cache import CachedGenerator, ResponseCache
 
             store = ResponseCache(cache if isinstance(cache, (str, Path)) else None)
             runner = CachedGenerator(generator, store, chunk_size=max(8, getattr(generator, "batch_size", 0), getattr(generator, "concurrency", 0) * 2), on_progress=on_progress)

@@ -15,7 +15,7 @@ in ``.jsonl``, ``.json`` (an array), ``.csv`` (one column per field; nested fiel
 truncated last line, non-UTF-8 bytes, a JSON array in a .jsonl file, mixed formats, unknown fields,
 wrong roles...) becomes a :class:`~sftwise.findings.Finding` with ``file:line``, and every record that
 can be salvaged is kept. :func:`load` is the strict variant for pipelines: it raises
-:class:`~sftwise.io.SftwiseError` naming the first errors. :func:`write` writes atomically.
+:class:`~sftwise.errors.SftwiseError` naming the first errors. :func:`write` writes atomically.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from sftwise.findings import Finding, Severity, sort_findings
 from sftwise.formats.files import iter_objects
 from sftwise.formats.records import EMITTERS, FORMATS, PARSERS, record_format
 from sftwise.formats.rules import emit
-from sftwise.io import SftwiseError, atomic_write, refuse_overwrite_input
+from sftwise.errors import SftwiseError
+from sftwise.io import atomic_write, refuse_overwrite_input
 
 __all__ = ["FORMATS", "ReadResult", "apply_options", "detect", "load", "read", "record_format", "write"]
 

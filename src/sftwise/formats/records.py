@@ -18,7 +18,7 @@ from typing import Any
 from sftwise.conversation import MODEL, USER, Conversation, Part, Turn
 from sftwise.findings import Finding
 from sftwise.formats.rules import emit
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 FORMATS = ("gemini", "messages", "prompt_completion", "alpaca", "sharegpt")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 DEFAULT_LOCATION = "us-central1"
 

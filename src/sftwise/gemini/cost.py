@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 PRICES_DATE = date(2026, 11, 1)
 PRICES_SOURCE = "third-party notes collected 2026-11 (no official per-token price found); override with SFTWISE_GEMINI_PRICES"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 T = TypeVar("T")
 

@@ -24,7 +24,8 @@ from pydantic import BaseModel
 
 from sftwise.gemini.client import console_url
 from sftwise.gemini.errors import with_retries
-from sftwise.io import SftwiseError, write_json
+from sftwise.errors import SftwiseError
+from sftwise.io import write_json
 from sftwise.runlog import METRICS_FILE, MetricPoint, write_metrics
 
 TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED", "JOB_STATE_PARTIALLY_SUCCEEDED"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sftwise.gemini.errors import with_retries
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 def parse_gs_uri(uri: str) -> tuple[str, str]:

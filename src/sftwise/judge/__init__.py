@@ -17,7 +17,7 @@ Library entry points:
 * :mod:`sftwise.judge.parse`: :func:`parse_pointwise`, :func:`parse_pairwise` (never guess a score);
 * :mod:`sftwise.judge.stats`: agreement statistics with bootstrap CIs (parity with scikit-learn/scipy);
 * :mod:`sftwise.judge.calibrate`: :func:`calibrate`, :func:`search`, :class:`CalibrationReport`;
-* :mod:`sftwise.label.store` and :mod:`sftwise.label.server`: human labels in SQLite and the web app.
+* :mod:`sftwise.judge.labels` and :mod:`sftwise.judge.label_server`: human labels in SQLite and the web app.
 
 Submodules are imported on use, so ``import sftwise.judge`` stays cheap.
 """

@@ -27,7 +27,8 @@ from pydantic import BaseModel, Field
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
 from sftwise.evaluate.results import PREDICTIONS_FILE, SUMMARY_FILE, EvalSummary, MetricSummary, Prediction
-from sftwise.io import SftwiseError, read_jsonl, write_json, write_jsonl
+from sftwise.errors import SftwiseError
+from sftwise.io import read_jsonl, write_json, write_jsonl
 from sftwise.judge.parse import parse_pairwise, parse_pointwise
 from sftwise.judge.rubric import GradedExample, Rubric, render_pairwise, render_pointwise
 from sftwise.judge.stats import Estimate, mean_ci
@@ -75,7 +76,7 @@ def resolve_generator(judge: str | Generator, cache: str | Path | None | bool = 
     generator = get_generator(judge, concurrency=concurrency, max_retries=max_retries)
     if cache is False:
         return generator
-    from sftwise.cache import CachedGenerator, ResponseCache
+    from sftwise.backends.cache import CachedGenerator, ResponseCache
 
     return CachedGenerator(generator, ResponseCache(None if cache in (None, True) else cache))
 

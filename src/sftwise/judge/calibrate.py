@@ -31,11 +31,11 @@ from pydantic import BaseModel, Field
 from sftwise.backends.base import GenerationParams, Generator
 from sftwise.evaluate.results import Prediction
 from sftwise.findings import Finding
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.judge.autorater import Judgment, PairJudgment, judge_pointwise, load_judgments, resolve_generator
 from sftwise.judge.rubric import GradedExample, Rubric, load_rubric
 from sftwise.judge.stats import Agreement, agreement
-from sftwise.label.store import Label, check_ids
+from sftwise.judge.labels import Label, check_ids
 
 PREF_CODE = {"A": 2.0, "tie": 1.0, "B": 0.0}
 TOLERANCE = 0.05  # kappa points within which "as well as" holds

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 class _Strict(BaseModel):

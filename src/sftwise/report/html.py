@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sftwise.io import SftwiseError, write_text
+from sftwise.errors import SftwiseError
+
+from sftwise.io import write_text
 from sftwise.report import plots
 
 REPORT_FILE = "report.html"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sftwise.conversation import Conversation, Dataset
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 IGNORE_INDEX = -100
 

@@ -71,7 +71,7 @@ place (a full disk can leave a torn ``checkpoint-N``); and the loop is inside ``
 callbacks. ``benchmarks/bench_train.py`` measures that this explicit loop costs nothing in
 throughput against it.
 
-Raises :class:`sftwise.io.SftwiseError` for: a model path that does not exist or is not a causal
+Raises :class:`sftwise.errors.SftwiseError` for: a model path that does not exist or is not a causal
 LM, a tokenizer without a chat template (naming the template to pass), over-long examples under
 ``overlong="error"``, an empty split, fp16/bf16 on CPU, a full disk while checkpointing,
 ``distributed: fsdp`` on a torch without ``torch.distributed.fsdp.fully_shard``.
@@ -95,7 +95,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sftwise.io import SftwiseError, write_json
+from sftwise.errors import SftwiseError
+
+from sftwise.io import write_json
 from sftwise.runlog import METRICS_FILE, MetricPoint, append_metric, read_metrics, write_metrics
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.spec import CONFIG_FILE, TrainSpec

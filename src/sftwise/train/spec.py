@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 CONFIG_FILE = "config.json"
 

@@ -34,7 +34,8 @@ from sftwise.gemini import jobs as vjobs
 from sftwise.gemini.client import VertexContext, check_region, genai_client, resolve_context, storage_client
 from sftwise.gemini.errors import with_retries
 from sftwise.gemini.storage import parse_gs_uri, upload_file
-from sftwise.io import SftwiseError, write_json
+from sftwise.errors import SftwiseError
+from sftwise.io import write_json
 from sftwise.train.spec import CONFIG_FILE, TrainSpec
 
 MAX_DISPLAY_NAME = 128

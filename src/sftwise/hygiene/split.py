@@ -10,7 +10,7 @@ sides and the test metric measures memory. :func:`split_dataset` therefore
 3. shuffles the groups with ``seed`` and deals them out, largest deficit first, so each split gets
    close to its share; with ``stratify`` this happens inside each value of that ``meta`` field, so
    every split keeps the label mix;
-4. checks the result with :func:`sftwise.dedup.leakage.leakage` and records it in the summary.
+4. checks the result with :func:`sftwise.hygiene.leakage.leakage` and records it in the summary.
 
 The same data and seed give the same split on any machine (no Python ``hash``, no set order).
 """
@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Dataset, Record
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 SPLITS = ("train", "validation", "test")
 
@@ -58,9 +58,9 @@ def _check_fractions(validation: float, test: float) -> None:
 
 def input_groups(dataset: Dataset, near: bool = True) -> list[list[int]]:
     """Indices grouped so that records with exact or near duplicate inputs share a group."""
-    from sftwise.dedup.exact import exact_groups
-    from sftwise.dedup.minhash import MinHashConfig, UnionFind, near_duplicates
-    from sftwise.dedup.text import Normalization, texts_of
+    from sftwise.hygiene.exact import exact_groups
+    from sftwise.hygiene.minhash import MinHashConfig, UnionFind, near_duplicates
+    from sftwise.hygiene.text import Normalization, texts_of
 
     norm = Normalization()
     texts = [norm.apply(t) for t in texts_of([r.conversation for r in dataset.records], "input")]
@@ -125,8 +125,8 @@ def split_dataset(
     warnings: list[str] = []
     removed = 0
     if dedup:
-        from sftwise.dedup.core import DedupConfig
-        from sftwise.dedup.core import dedup as run_dedup
+        from sftwise.hygiene.core import DedupConfig
+        from sftwise.hygiene.core import dedup as run_dedup
 
         say("removing exact and near duplicates")
         dataset, report = run_dedup(dataset, DedupConfig(methods=["exact", "near"]))
@@ -167,7 +167,7 @@ def split_dataset(
             warnings.append(f"{s} is empty: {len(records)} records (in {len(groups)} duplicate-free groups) are too few for a {fractions[s]:.0%} {s} split.")
     splits = {s: Dataset(records=[Record(records[i].conversation, records[i].source) for i in assigned[s]], path=dataset.path, format=dataset.format) for s in SPLITS}
     say("checking the splits for leakage")
-    from sftwise.dedup.leakage import leakage
+    from sftwise.hygiene.leakage import leakage
 
     others = {s: splits[s] for s in ("validation", "test") if len(splits[s])}
     leak = leakage(splits["train"], others) if len(splits["train"]) and others else None

@@ -51,7 +51,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 Unit = Literal["char", "word"]
 

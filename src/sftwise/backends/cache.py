@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 def default_cache_path() -> Path:

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Dataset
-from sftwise.dedup.minhash import MinHashConfig
-from sftwise.dedup.text import Normalization, check_field, shared_systems, texts_of
+from sftwise.hygiene.minhash import MinHashConfig
+from sftwise.hygiene.text import Normalization, check_field, shared_systems, texts_of
 
 
 class LeakedRecord(BaseModel):
@@ -45,8 +45,8 @@ def leakage(
     near: bool = True,
 ) -> LeakageReport:
     """Every record of ``others`` (split name -> dataset) that duplicates a training record."""
-    from sftwise.dedup.exact import cross_exact
-    from sftwise.dedup.minhash import cross_near_duplicates
+    from sftwise.hygiene.exact import cross_exact
+    from sftwise.hygiene.minhash import cross_near_duplicates
 
     check_field(field)
     norm = normalization or Normalization()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 BOS = "<|bos|>"
 PAD = "<|pad|>"
@@ -122,7 +122,7 @@ def build_tiny_model(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / f"{TINY_MARKER}.txt").write_text(
-        "A tiny random-weight model built by sftwise.tiny for demos and tests; it knows nothing until tuned.\n",
+        "A tiny random-weight model built by sftwise.demo.tiny for demos and tests; it knows nothing until tuned.\n",
         encoding="utf-8",
     )
     return out
@@ -130,7 +130,7 @@ def build_tiny_model(
 
 def sample_texts() -> list[str]:
     """All texts of the bundled sample task (system, prompts, answers) to train the tokenizer on."""
-    from sftwise.sample import generate
+    from sftwise.demo.sample import generate
 
     texts: list[str] = []
     for rows in generate().values():

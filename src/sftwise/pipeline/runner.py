@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sftwise.io import SftwiseError, write_json
-from sftwise.pipeline_config import PipelineConfig
-from sftwise.pipeline_state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
+from sftwise.errors import SftwiseError
+
+from sftwise.io import write_json
+from sftwise.pipeline.config import PipelineConfig
+from sftwise.pipeline.state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
 
 EVAL_DIR = "eval"
 TRAIN_DIR = "train"
@@ -92,7 +94,7 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
 
 
 def _step_split(ctx: RunContext) -> tuple[list[str], str]:
-    from sftwise.split import split_dataset
+    from sftwise.hygiene.split import split_dataset
 
     cfg = ctx.config.split
     result = split_dataset(
@@ -115,7 +117,7 @@ def _ensure_tiny(ctx: RunContext) -> None:
     if (target / "config.json").exists():
         return
     from sftwise.formats import load
-    from sftwise.tiny import build_tiny_model
+    from sftwise.demo.tiny import build_tiny_model
 
     texts: list[str] = []
     for path in ctx.split_paths().values():

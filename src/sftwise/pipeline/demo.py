@@ -14,7 +14,7 @@ measured on 2 CPU cores, 12 epochs reach test exact match 0.25 (team right, prio
 
 from __future__ import annotations
 
-from sftwise.pipeline_config import (
+from sftwise.pipeline.config import (
     BaselineStepConfig,
     DataConfig,
     EvalStepConfig,
@@ -22,7 +22,7 @@ from sftwise.pipeline_config import (
     PipelineConfig,
     TrainStepConfig,
 )
-from sftwise.sample import sample_paths
+from sftwise.demo.sample import sample_paths
 
 DEMO_EPOCHS = 24
 DEMO_LEARNING_RATE = 2e-3

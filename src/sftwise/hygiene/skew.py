@@ -40,7 +40,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Record, Source, Turn
 from sftwise.findings import Finding, Severity, rule
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 rule("SW501", "length-skew", Severity.WARNING, "Prompt (or output) lengths differ between tuning data and production.",
      "A model tuned on long prompts sees short ones in production (or the reverse) and its learned behaviour does not transfer.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 @dataclass
@@ -93,7 +93,7 @@ def semantic_clusters(
         labels = np.zeros(n, dtype=np.int64)
     else:
         labels = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096).fit_predict(vecs)
-    from sftwise.dedup.minhash import UnionFind
+    from sftwise.hygiene.minhash import UnionFind
 
     uf = UnionFind(n)
     sims: dict[tuple[int, int], float] = {}

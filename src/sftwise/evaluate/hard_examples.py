@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import Prediction, read_results
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 
 class FailedExample(BaseModel):

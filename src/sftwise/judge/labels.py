@@ -23,7 +23,8 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sftwise.findings import Finding, Severity, rule
-from sftwise.io import SftwiseError, atomic_write
+from sftwise.errors import SftwiseError
+from sftwise.io import atomic_write
 
 PREFERENCES = ("A", "B", "tie")
 

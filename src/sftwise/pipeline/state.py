@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sftwise.io import SftwiseError, write_json
+from sftwise.errors import SftwiseError
+
+from sftwise.io import write_json
 
 STATE_FILE = "pipeline_state.json"
 STATE_VERSION = 1

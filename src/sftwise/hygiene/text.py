@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from sftwise.conversation import Conversation
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 Field = Literal["full", "input", "output"]
 FIELDS: tuple[str, ...] = ("full", "input", "output")

@@ -1,6 +1,6 @@
 """``sftwise label``: a small local web app for human labels, on the standard library's http.server.
 
-One page of vanilla JavaScript (``page.html``) shows an item's prompt, reference and one response (a
+One page of vanilla JavaScript (``label_page.html``) shows an item's prompt, reference and one response (a
 rubric score) or two (a preference A / tie / B), with one keyboard shortcut per choice. Every choice is
 POSTed at once and written to SQLite in its own transaction before the page shows "saved"; a choice the
 server could not take (it was restarting) waits in the tab's localStorage and is re-sent until it is.
@@ -34,9 +34,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from sftwise.evaluate.results import Prediction
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 from sftwise.judge.rubric import Rubric
-from sftwise.label.store import Label, connect, delete_label, read_labels, save_label
+from sftwise.judge.labels import Label, connect, delete_label, read_labels, save_label
 
 ANNOTATOR_RE = re.compile(r"^[\w .@+-]{1,64}$")
 PREFERENCE_CHOICES = [
@@ -140,7 +140,7 @@ class LabelApp:
 
 
 def _page() -> bytes:
-    return (resources.files("sftwise.label") / "page.html").read_bytes()
+    return (resources.files("sftwise.judge") / "label_page.html").read_bytes()
 
 
 def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 BYTES_PER_TOKEN = 2
 _SEP = 0xFF

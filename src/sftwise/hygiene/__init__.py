@@ -13,10 +13,10 @@ Public API::
 
 from __future__ import annotations
 
-from sftwise.dedup.core import METHODS, DedupConfig, DedupReport, dedup
-from sftwise.dedup.exact import cross_exact, exact_groups
-from sftwise.dedup.leakage import LeakageReport, leakage
-from sftwise.dedup.minhash import (
+from sftwise.hygiene.core import METHODS, DedupConfig, DedupReport, dedup
+from sftwise.hygiene.exact import cross_exact, exact_groups
+from sftwise.hygiene.leakage import LeakageReport, leakage
+from sftwise.hygiene.minhash import (
     MinHashConfig,
     NearDuplicates,
     band_keys,
@@ -29,8 +29,8 @@ from sftwise.dedup.minhash import (
     shingle_set,
     signatures,
 )
-from sftwise.dedup.substr import cut_spans, repeated_spans
-from sftwise.dedup.text import Normalization
+from sftwise.hygiene.substr import cut_spans, repeated_spans
+from sftwise.hygiene.text import Normalization
 
 __all__ = [
     "METHODS", "DedupConfig", "DedupReport", "LeakageReport", "MinHashConfig", "NearDuplicates", "Normalization",
@@ -40,6 +40,6 @@ __all__ = [
 
 
 def semantic_clusters(*args, **kwargs):  # noqa: ANN002, ANN003 - sklearn is imported only when asked
-    from sftwise.dedup.semantic import semantic_clusters as impl
+    from sftwise.hygiene.semantic import semantic_clusters as impl
 
     return impl(*args, **kwargs)

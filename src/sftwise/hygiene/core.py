@@ -3,11 +3,11 @@
 The stages run in this order, each on the records the previous ones kept, so every removed record
 has exactly one reason:
 
-1. ``exact``    identical normalised text (:mod:`sftwise.dedup.exact`);
-2. ``near``     MinHash + LSH, verified by exact Jaccard (:mod:`sftwise.dedup.minhash`);
-3. ``semantic`` embedding clusters (:mod:`sftwise.dedup.semantic`);
+1. ``exact``    identical normalised text (:mod:`sftwise.hygiene.exact`);
+2. ``near``     MinHash + LSH, verified by exact Jaccard (:mod:`sftwise.hygiene.minhash`);
+3. ``semantic`` embedding clusters (:mod:`sftwise.hygiene.semantic`);
 4. ``substr``   repeated substrings in the kept records, reported and optionally cut out
-                (:mod:`sftwise.dedup.substr`); it runs last so that duplicate records, already
+                (:mod:`sftwise.hygiene.substr`); it runs last so that duplicate records, already
                 removed, do not count as repeated text.
 
 Each duplicate cluster keeps one representative: the first in file order (``keep="first"``) or the
@@ -25,10 +25,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Part, Record, Turn
-from sftwise.dedup.text import Normalization, check_field, texts_of
-from sftwise.dedup.minhash import MinHashConfig, jaccard, shingle_set
+from sftwise.hygiene.text import Normalization, check_field, texts_of
+from sftwise.hygiene.minhash import MinHashConfig, jaccard, shingle_set
 from sftwise.findings import Finding, Severity, rule
-from sftwise.io import SftwiseError
+from sftwise.errors import SftwiseError
 
 METHODS = ("exact", "near", "substr", "semantic")
 Keep = Literal["first", "longest"]
@@ -207,7 +207,7 @@ def dedup(
     if "exact" in cfg.methods:
         t0 = time.perf_counter()
         say("exact duplicates")
-        from sftwise.dedup.exact import exact_groups
+        from sftwise.hygiene.exact import exact_groups
 
         sub = [texts[i] for i in alive]
         groups = [[alive[j] for j in g] for g in exact_groups(sub)]
@@ -217,7 +217,7 @@ def dedup(
     if "near" in cfg.methods:
         t0 = time.perf_counter()
         say("near duplicates (MinHash + LSH)")
-        from sftwise.dedup.minhash import near_duplicates
+        from sftwise.hygiene.minhash import near_duplicates
 
         nonempty = [i for i in alive if texts[i]]
         result = near_duplicates([texts[i] for i in nonempty], cfg.minhash, shard_size=cfg.shard_size)
@@ -230,7 +230,7 @@ def dedup(
     if "semantic" in cfg.methods:
         t0 = time.perf_counter()
         say("semantic clusters")
-        from sftwise.dedup.semantic import semantic_clusters
+        from sftwise.hygiene.semantic import semantic_clusters
 
         before = list(alive)
         sem = semantic_clusters([texts[i] for i in before], cfg.semantic_threshold, cfg.semantic_model, cfg.min_topic_size, cfg.seed)
@@ -252,7 +252,7 @@ def dedup(
     if "substr" in cfg.methods:
         t0 = time.perf_counter()
         say("repeated substrings (suffix array)")
-        from sftwise.dedup.substr import cut_spans, repeated_spans
+        from sftwise.hygiene.substr import cut_spans, repeated_spans
 
         units: list[tuple[int, str, int | None, int | None, str]] = []  # (record, field, turn, part, text)
         for i in alive:
