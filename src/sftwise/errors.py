@@ -13,3 +13,25 @@ class SftwiseError(Exception):
     Messages follow the scikit-learn habit: name the argument or file, the value received, what was
     expected, and how to fix it.
     """
+
+
+class ParameterError(SftwiseError):
+    """A bad value for one named parameter of a library function.
+
+    Library code speaks in its own parameter names (``max_new_tokens``), never in CLI flags or YAML
+    keys, so the same function serves a notebook, the CLI and ``sftwise run`` alike. The CLI restates
+    the parameter as its flag (``--max-new-tokens``) and the pipeline as its YAML key
+    (``eval.max_new_tokens``), each in one place, with :meth:`restated`.
+
+    ``problem`` is the sentence after the name: what was received, what was expected, how to fix it.
+    Where it must mention another parameter, it names that one by its Python name too.
+    """
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        self.parameter = parameter
+        self.problem = problem
+        super().__init__(f"{parameter}: {problem}")
+
+    def restated(self, name: str) -> str:
+        """The same message with ``parameter`` shown as ``name`` (a flag or a config key)."""
+        return f"{name}: {self.problem}"
