@@ -113,7 +113,7 @@ def test_search_over_judges_rubric_and_few_shot(world):
     labels = human_labels(world["q"], world["ids"])
     preds, _ = load_results(world["res"])
     configs = [JudgeConfig(judge=j, rubric="task_specific", few_shot=k) for j in ("noise-judge", "good-judge") for k in (0, 3)]
-    report = search(preds, labels, configs, make_generator=FakeGenerator, n_resamples=200)
+    report = search(preds, labels, configs, make_generator=FakeGenerator, resamples=200)
     assert report.chosen.startswith("good-judge / task_specific")
     shots = next(c for c in report.candidates if c.name == "good-judge / task_specific / 3-shot")
     assert shots.heldout.n == len(report.heldout_ids)  # few-shot items come from the tuning part only

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
-from sftwise.judge.stats import agreement, bootstrap, cohen_kappa, exact_agreement, kendall, mean_ci, paired, spearman
+from sftwise.evaluate.stats import bootstrap_ci, mean_ci
+from sftwise.judge.stats import agreement, bootstrap, bias, cohen_kappa, exact_agreement, kendall, paired, spearman
 
 pairs = st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=3, max_size=60)
 
@@ -55,7 +56,7 @@ def test_agreement_report_matches_references_and_drops_missing():
     human = rng.integers(1, 6, 200).astype(float)
     judge = np.clip(human + rng.choice([-1, 0, 0, 0, 1], 200), 1, 5)
     judge_list = [None if i % 17 == 0 else float(v) for i, v in enumerate(judge)]
-    a = agreement(judge_list, human.tolist(), labels=[1, 2, 3, 4, 5], n_resamples=300)
+    a = agreement(judge_list, human.tolist(), labels=[1, 2, 3, 4, 5], resamples=300)
     x, y = paired(judge_list, human.tolist())
     assert a.n == len(x) == 200 - len(range(0, 200, 17))
     assert a.exact.value == pytest.approx(np.mean(x == y))
@@ -74,12 +75,22 @@ def test_agreement_report_matches_references_and_drops_missing():
 def test_bootstrap_matches_scipy_percentile_interval_and_is_seeded():
     rng = np.random.default_rng(0)
     data = rng.normal(3, 1, 150)
-    ours = mean_ci(data.tolist(), n_resamples=4000, seed=1)
+    ours = mean_ci(data.tolist(), resamples=4000, seed=1)
     theirs = sps.bootstrap((data,), np.mean, n_resamples=4000, method="percentile", random_state=1).confidence_interval
     assert ours.value == pytest.approx(data.mean())
     assert ours.ci_low == pytest.approx(theirs.low, abs=0.03)
     assert ours.ci_high == pytest.approx(theirs.high, abs=0.03)
     assert mean_ci(data.tolist(), seed=5) == mean_ci(data.tolist(), seed=5)
+
+
+def test_judge_and_eval_intervals_come_from_the_same_resamples():
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(1, 6, 80).astype(float), rng.integers(1, 6, 80).astype(float)
+    judged = bootstrap(bias, x, y, resamples=500, seed=9)
+    evaluated = bootstrap_ci(lambda idx: bias(x[idx], y[idx]), len(x), resamples=500, seed=9)
+    assert (judged.ci_low, judged.ci_high) == evaluated
+    scores = mean_ci((x - y).tolist(), resamples=500, seed=9)
+    assert (scores.ci_low, scores.ci_high) == evaluated
 
 
 def test_degenerate_inputs_say_not_computable():

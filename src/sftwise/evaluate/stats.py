@@ -1,8 +1,16 @@
-"""Confidence intervals and paired tests for evaluation scores, all seeded.
+"""The one bootstrap of sftwise: confidence intervals and paired tests, all seeded.
 
-* :func:`bootstrap_ci`: percentile bootstrap over examples (default 1,000 resamples, 95 %), using the
-  metric's own corpus aggregate on each resample, so BLEU's CI resamples sentence statistics rather
-  than averaging sentence BLEU.
+Every interval in sftwise (metric CIs in ``eval``, deltas in ``compare``, judge scores and
+judge-human agreement in ``judge`` and ``calibrate``) comes from the same resampling here, so the
+same seed draws the same example indices everywhere.
+
+* :func:`bootstrap_draws`: the statistic on each seeded resample of the examples (default 1,000);
+  the statistic is a function of the resampled *indices*, so a metric uses its own corpus aggregate
+  on each resample (BLEU's CI resamples sentence statistics rather than averaging sentence BLEU) and
+  paired data is resampled row by row.
+* :func:`bootstrap_ci`: the percentile interval of those draws (95 % by default).
+* :func:`estimate` / :func:`mean_ci`: the statistic on all examples with its interval, as an
+  :class:`Estimate` that says why when there is no value or no interval.
 * :func:`paired_bootstrap`: both systems scored on the *same* resampled example indices; the p-value is
   sacrebleu's paired-bootstrap recipe (deltas re-centred on their mean, two-sided,
   ``p = (count + 1) / (B + 1)``).
@@ -20,6 +28,7 @@ from pydantic import BaseModel
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 12345
+DEFAULT_LEVEL = 0.95
 
 Aggregate = Callable[[np.ndarray], float]
 
@@ -29,24 +38,77 @@ def _indices(n: int, resamples: int, seed: int) -> np.ndarray:
     return rng.integers(0, n, size=(resamples, n))
 
 
-def bootstrap_ci(
-    aggregate: Aggregate, n: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, level: float = 0.95
-) -> tuple[float, float]:
-    """(low, high) percentile interval of ``aggregate`` over ``resamples`` resamples of ``n`` examples."""
+def bootstrap_draws(aggregate: Aggregate, n: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """``aggregate`` on each of ``resamples`` seeded resamples of ``n`` examples; undefined (NaN) draws dropped."""
     if n <= 0:
-        return float("nan"), float("nan")
+        return np.zeros(0)
     values = np.array([aggregate(idx) for idx in _indices(n, resamples, seed)], dtype=float)
-    values = values[~np.isnan(values)]
-    if not values.size:
-        return float("nan"), float("nan")
+    return values[~np.isnan(values)]
+
+
+def _percentiles(draws: np.ndarray, level: float) -> tuple[float, float]:
     alpha = (1 - level) / 2
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))
+    return float(np.quantile(draws, alpha)), float(np.quantile(draws, 1 - alpha))
 
 
-def mean_ci(values: Sequence[float | None], **kwargs) -> tuple[float, float]:
-    """Bootstrap CI of the mean of ``values`` (``None`` skipped)."""
-    arr = np.array([v for v in values if v is not None], dtype=float)
-    return bootstrap_ci(lambda idx: float(arr[idx].mean()), arr.size, **kwargs)
+def bootstrap_ci(
+    aggregate: Aggregate, n: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL
+) -> tuple[float, float]:
+    """(low, high) percentile interval of ``aggregate`` over ``resamples`` resamples of ``n`` examples (NaN when none is defined)."""
+    draws = bootstrap_draws(aggregate, n, resamples=resamples, seed=seed)
+    if not draws.size:
+        return float("nan"), float("nan")
+    return _percentiles(draws, level)
+
+
+class Estimate(BaseModel):
+    """A statistic with its bootstrap CI; ``value`` is None when not computable, with ``note`` saying why."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    note: str = ""
+
+    def fmt(self, digits: int = 3) -> str:
+        if self.value is None:
+            return f"n/a ({self.note})" if self.note else "n/a"
+        ci = f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]" if self.ci_low is not None and self.ci_high is not None else ""
+        return f"{self.value:.{digits}f}{ci}"
+
+
+def estimate(
+    aggregate: Aggregate,
+    n: int,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+    empty_note: str = "no items",
+    undefined_note: str = "undefined on these data",
+) -> Estimate:
+    """``aggregate`` over all ``n`` examples with its percentile CI.
+
+    A statistic that is undefined on more than half the resamples (kappa on resamples that hold a
+    single category, say) gets no interval rather than one built from the few resamples it survived.
+    """
+    if n <= 0:
+        return Estimate(value=None, n=0, note=empty_note)
+    value = float(aggregate(np.arange(n)))
+    if math.isnan(value):
+        return Estimate(value=None, n=n, note=undefined_note)
+    draws = bootstrap_draws(aggregate, n, resamples=resamples, seed=seed)
+    if draws.size < resamples // 2:
+        return Estimate(value=value, n=n, note="CI not computable: too many degenerate resamples")
+    low, high = _percentiles(draws, level)
+    return Estimate(value=value, ci_low=low, ci_high=high, n=n)
+
+
+def mean_ci(values: Sequence[float | None], *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+            level: float = DEFAULT_LEVEL) -> Estimate:
+    """Mean of the values with its percentile bootstrap CI; ``None`` and NaN are missing and skipped."""
+    arr = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], dtype=float)
+    return estimate(lambda idx: float(arr[idx].mean()), arr.size, resamples=resamples, seed=seed, level=level, empty_note="no scored items")
 
 
 class PairedResult(BaseModel):
@@ -67,28 +129,24 @@ def paired_bootstrap(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
-    level: float = 0.95,
+    level: float = DEFAULT_LEVEL,
 ) -> PairedResult:
     """Delta ``b - a`` with a paired bootstrap CI and a two-sided p-value for "no difference"."""
     full = np.arange(n)
     a0, b0 = aggregate_a(full), aggregate_b(full)
     observed = b0 - a0
-    deltas = []
-    for idx in _indices(n, resamples, seed):
-        deltas.append(aggregate_b(idx) - aggregate_a(idx))
-    d = np.array(deltas, dtype=float)
-    d = d[~np.isnan(d)]
+    d = bootstrap_draws(lambda idx: aggregate_b(idx) - aggregate_a(idx), n, resamples=resamples, seed=seed)
     if not d.size or math.isnan(observed):
         return PairedResult(value_a=a0, value_b=b0, delta=observed, ci_low=float("nan"), ci_high=float("nan"), p_value=float("nan"), resamples=resamples, seed=seed)
-    alpha = (1 - level) / 2
     centred = np.abs(d - d.mean())
     p = (float(np.sum(centred >= abs(observed))) + 1) / (d.size + 1)
+    low, high = _percentiles(d, level)
     return PairedResult(
         value_a=a0,
         value_b=b0,
         delta=observed,
-        ci_low=float(np.quantile(d, alpha)),
-        ci_high=float(np.quantile(d, 1 - alpha)),
+        ci_low=low,
+        ci_high=high,
         p_value=min(1.0, p),
         resamples=resamples,
         seed=seed,

@@ -27,11 +27,11 @@ from pydantic import BaseModel, Field
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
 from sftwise.evaluate.results import PREDICTIONS_FILE, SUMMARY_FILE, EvalSummary, MetricSummary, Prediction
+from sftwise.evaluate.stats import Estimate, mean_ci
 from sftwise.errors import SftwiseError
 from sftwise.io import read_jsonl, write_json, write_jsonl
 from sftwise.judge.parse import parse_pairwise, parse_pointwise
 from sftwise.judge.rubric import GradedExample, Rubric, render_pairwise, render_pointwise
-from sftwise.judge.stats import Estimate, mean_ci
 
 JUDGMENTS_FILE = "judgments.jsonl"
 REPORT_FILE = "judge.json"

@@ -183,7 +183,7 @@ def load_rubric_scale(name: str, judgments: Sequence[Judgment]) -> list[int]:
 
 # ------------------------------------------------------------------------------------ calibration
 def calibrate(labels: Sequence[Label], runs: Sequence[JudgeRun], scale: Sequence[float], known_ids: Sequence[str] | None = None,
-              holdout: float = 0.5, seed: int = 0, n_resamples: int = 1000) -> CalibrationReport:
+              holdout: float = 0.5, seed: int = 0, resamples: int = 1000) -> CalibrationReport:
     if not runs:
         raise SftwiseError("give at least one judge result to calibrate (--judge-results)")
     names = [r.name for r in runs]
@@ -212,7 +212,7 @@ def calibrate(labels: Sequence[Label], runs: Sequence[JudgeRun], scale: Sequence
 
     def agree(run: JudgeRun, ids: Sequence[str]) -> Agreement:
         ids = [i for i in ids if i not in run.excluded]
-        return agreement([run.values.get(i) for i in ids], [human[i] for i in ids], scale, n_resamples=n_resamples, seed=seed)
+        return agreement([run.values.get(i) for i in ids], [human[i] for i in ids], scale, resamples=resamples, seed=seed)
 
     candidates = []
     for run in runs:
@@ -270,7 +270,7 @@ class JudgeConfig(BaseModel):
 
 def search(preds: Sequence[Prediction], labels: Sequence[Label], configs: Sequence[JudgeConfig],
            make_generator: Callable[[str], Generator] = resolve_generator, holdout: float = 0.5, seed: int = 0,
-           params: GenerationParams | None = None, n_resamples: int = 1000,
+           params: GenerationParams | None = None, resamples: int = 1000,
            progress: Callable[[int], None] | None = None) -> CalibrationReport:
     """Run every pointwise configuration on the labelled predictions and calibrate them together."""
     if not configs:
@@ -299,7 +299,7 @@ def search(preds: Sequence[Prediction], labels: Sequence[Label], configs: Sequen
         run = run_from_judgments(cfg.name, f"search: {cfg.model_dump_json()}", judgments)
         run.excluded = shots
         runs.append(run)
-    return calibrate(labels, runs, scale, known_ids=list(by_id), holdout=holdout, seed=seed, n_resamples=n_resamples)
+    return calibrate(labels, runs, scale, known_ids=list(by_id), holdout=holdout, seed=seed, resamples=resamples)
 
 
 def _prompt_text(pred: Prediction) -> str:

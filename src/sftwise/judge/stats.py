@@ -1,5 +1,8 @@
 """Agreement statistics between a judge and humans, each with a seeded percentile bootstrap CI.
 
+The intervals come from the one bootstrap of :mod:`sftwise.evaluate.stats` (the paired items are
+resampled together, row by row); this module holds only what is particular to calibration.
+
 Cohen's kappa (plain and quadratic-weighted) is computed here with numpy so that 1,000 bootstrap
 resamples stay fast; it equals ``sklearn.metrics.cohen_kappa_score`` (parity-tested). Spearman and
 Kendall (tau-b) are scipy's. Every function takes paired sequences where ``None``/NaN marks a missing
@@ -8,30 +11,12 @@ value; pairs with a missing side are dropped, and the number kept is reported as
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-N_RESAMPLES = 1000
-SEED = 12345
-
-
-class Estimate(BaseModel):
-    """A statistic with its bootstrap CI; ``value`` is None when not computable, with ``note`` saying why."""
-
-    value: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int = 0
-    note: str = ""
-
-    def fmt(self, digits: int = 3) -> str:
-        if self.value is None:
-            return f"n/a ({self.note})" if self.note else "n/a"
-        ci = f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]" if self.ci_low is not None and self.ci_high is not None else ""
-        return f"{self.value:.{digits}f}{ci}"
+from sftwise.evaluate.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, Estimate, estimate
 
 
 def paired(a: Sequence[float | None], b: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
@@ -105,38 +90,11 @@ def bias(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(x - y)) if len(x) else float("nan")
 
 
-def bootstrap(stat: Callable[..., float], *arrays: np.ndarray, n_resamples: int = N_RESAMPLES, seed: int = SEED,
-              confidence: float = 0.95) -> Estimate:
-    """Percentile bootstrap over items (rows resampled together across ``arrays``)."""
-    n = len(arrays[0])
-    if n == 0:
-        return Estimate(value=None, n=0, note="no paired items")
-    value = stat(*arrays)
-    if math.isnan(value):
-        return Estimate(value=None, n=n, note="undefined on these data (a constant side or a single category)")
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_resamples):
-        idx = rng.integers(0, n, n)
-        v = stat(*(a[idx] for a in arrays))
-        if not math.isnan(v):
-            draws.append(v)
-    if len(draws) < n_resamples // 2:
-        return Estimate(value=value, n=n, note="CI not computable: too many degenerate resamples")
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(draws, [alpha, 1 - alpha])
-    return Estimate(value=value, ci_low=float(lo), ci_high=float(hi), n=n)
-
-
-def mean_ci(values: Sequence[float | None], n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Estimate:
-    """Mean of the non-missing values with a percentile bootstrap CI."""
-    arr = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], dtype=float)
-    if len(arr) == 0:
-        return Estimate(value=None, n=0, note="no scored items")
-    rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, len(arr), (n_resamples, len(arr)))].mean(axis=1)
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    return Estimate(value=float(arr.mean()), ci_low=float(lo), ci_high=float(hi), n=len(arr))
+def bootstrap(stat: Callable[..., float], *arrays: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+              level: float = DEFAULT_LEVEL) -> Estimate:
+    """``stat`` of paired ``arrays`` with a percentile bootstrap CI (rows resampled together across ``arrays``)."""
+    return estimate(lambda idx: stat(*(a[idx] for a in arrays)), len(arrays[0]), resamples=resamples, seed=seed, level=level,
+                    empty_note="no paired items", undefined_note="undefined on these data (a constant side or a single category)")
 
 
 class Confusion(BaseModel):
@@ -169,13 +127,13 @@ class Agreement(BaseModel):
 
 
 def agreement(judge: Sequence[float | None], human: Sequence[float | None], labels: Sequence[float],
-              n_resamples: int = N_RESAMPLES, seed: int = SEED) -> Agreement:
+              resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Agreement:
     """All the agreement statistics at once; ``labels`` is the rubric's scale (fixes the kappa categories)."""
     x, y = paired(judge, human)
     cats = sorted(set(float(v) for v in labels) | set(x.tolist()) | set(y.tolist()))
 
     def boot(fn: Callable[..., float]) -> Estimate:
-        return bootstrap(fn, x, y, n_resamples=n_resamples, seed=seed)
+        return bootstrap(fn, x, y, resamples=resamples, seed=seed)
 
     return Agreement(
         n=len(x),
