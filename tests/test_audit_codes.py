@@ -245,7 +245,6 @@ def test_gsm8k_audits_clean_apart_from_genuine_findings(tmp_path: Path) -> None:
 
 
 def test_target_runs_the_gemini_limit_checks(tmp_path: Path) -> None:
-    pytest.importorskip("sftwise.audit.gemini_limits")
     path = tmp_path / "train.jsonl"
     path.write_bytes(lines(*filler(5)))
     report = audit(path, target="gemini-2.5-flash")
@@ -274,3 +273,63 @@ def test_any_json_lines_audit_without_a_failed_check(tmp_path_factory: pytest.Te
         assert not [str(f) for f in report.findings if f.code in ("SW119", "SW199")]
 
     check()
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "sftwise"
+
+
+def test_the_catalogue_is_one_table_in_code_order() -> None:
+    from sftwise.codes import CODES
+
+    order = [row[0] for row in CODES]
+    assert order == sorted(set(order)), "sftwise/codes.py: one row per code, in code order"
+    assert list(RULES) == order
+    for code, name, severity, summary, why, _example in CODES:
+        assert code[:2] == "SW" and len(code) == 5 and code[2:].isdigit(), code
+        assert name and name == name.lower() and " " not in name, (code, name)
+        assert severity in ("error", "warning", "info") and summary.endswith(".") and why, code
+
+
+def test_every_code_used_in_src_is_catalogued() -> None:
+    import re
+
+    used: dict[str, str] = {}
+    for path in SRC.rglob("*.py"):
+        if path.name == "codes.py" and path.parent == SRC:
+            continue
+        for code in re.findall(r"""["'](SW\d{3})["']""", path.read_text(encoding="utf-8")):
+            used.setdefault(code, str(path.relative_to(SRC)))
+    assert len(used) > 50  # the pattern does find the codes (emit("SW...", code="SW...", listed("SW..."))
+    missing = {code: where for code, where in used.items() if code not in RULES}
+    assert not missing, f"add these codes to sftwise/codes.py: {missing}"
+    assert set(RULES) - set(used) == set(), "a catalogued code that nothing emits"
+
+
+def test_constants_quoted_in_the_catalogue_match_the_code() -> None:
+    from sftwise.audit.dataset import RECOMMENDED_MIN_EXAMPLES
+    from sftwise.gemini.limits import MAX_IMAGES_PER_EXAMPLE
+
+    assert f"Fewer than {RECOMMENDED_MIN_EXAMPLES} " in RULES["SW301"].summary
+    assert f"more than {MAX_IMAGES_PER_EXAMPLE} images" in RULES["SW605"].summary
+
+
+def test_explain_needs_no_stage_module() -> None:
+    """``sftwise explain`` of a code of every family, in a fresh interpreter, imports none of the
+    modules that emit them (the catalogue is data, not a side effect of importing a stage)."""
+    import subprocess
+    import sys
+
+    families = ["SW100", "SW120", "SW199", "SW201", "SW301", "SW401", "SW420", "SW430", "SW501", "SW601", "SW801"]
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from sftwise.cli import app\n"
+        f"for code in {families!r}:\n"
+        "    result = CliRunner().invoke(app, ['explain', code])\n"
+        "    assert result.exit_code == 0 and code in result.output, (code, result.output)\n"
+        "stages = ('sftwise.audit', 'sftwise.hygiene', 'sftwise.judge', 'sftwise.gemini', 'sftwise.formats')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(stages)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

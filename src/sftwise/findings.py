@@ -1,20 +1,10 @@
 """Findings: what the audit and the other checks report, in the style of a linter.
 
 Every finding has a stable code (``SW101``), a severity, a location (``train.jsonl:17:5
-contents[2].role``), one sentence on what is wrong and one on how to fix it. Each code is described
-once in :data:`RULES` so that ``sftwise explain SW101`` can show what it checks and why.
-
-Code ranges (one per family, so a code says where it comes from):
-
-========  ==============================================================
-SW1xx     schema and encoding (format readers, ``audit/schema``)
-SW2xx     lengths and truncation (``audit/lengths``)
-SW3xx     dataset level: size, system instructions, templates, outliers
-SW4xx     duplicates and leakage (``audit`` first pass, ``dedup``)
-SW5xx     training-serving skew (``skew``)
-SW6xx     Gemini / Vertex AI service limits (``audit --target gemini-*``)
-SW8xx     human labels and judging (``label``, ``calibrate``)
-========  ==============================================================
+contents[2].role``), one sentence on what is wrong and one on how to fix it. The codes are declared
+once, as data, in :mod:`sftwise.codes`; :data:`RULES` is that table keyed by code, so that ``sftwise
+explain SW101`` can show what a code checks and why, and :func:`emit` is the one way to make a
+finding, with the severity the table gives its code.
 """
 
 from __future__ import annotations
@@ -24,6 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pydantic import BaseModel
+
+from sftwise.codes import CODES
 
 
 class Severity(str, Enum):
@@ -74,15 +66,33 @@ class Rule:
     example: str = ""
 
 
-RULES: dict[str, Rule] = {}
+def _catalogue() -> dict[str, Rule]:
+    """:data:`sftwise.codes.CODES` keyed by code; a code declared twice is a bug caught at import."""
+    rules: dict[str, Rule] = {}
+    for code, name, severity, summary, why, example in CODES:
+        if code in rules:
+            raise ValueError(f"finding code {code} is declared twice in sftwise.codes ({rules[code].name!r} and {name!r})")
+        rules[code] = Rule(code, name, Severity(severity), summary, why, example)
+    return rules
 
 
-def rule(code: str, name: str, severity: Severity, summary: str, why: str, example: str = "") -> Rule:
-    """Register the documentation of a finding code; each check module calls this for its codes."""
-    if code in RULES and RULES[code].name != name:
-        raise ValueError(f"finding code {code} is registered twice ({RULES[code].name!r} and {name!r})")
-    RULES[code] = Rule(code, name, severity, summary, why, example)
-    return RULES[code]
+RULES: dict[str, Rule] = _catalogue()
+
+
+def emit(
+    code: str,
+    message: str,
+    hint: str = "",
+    file: str | None = None,
+    line: int | None = None,
+    column: int | None = None,
+    field: str | None = None,
+) -> Finding:
+    """A :class:`Finding` for a catalogued code, with the catalogue's severity, so a code can never be
+    reported with two different severities (a code missing from :mod:`sftwise.codes` is a KeyError)."""
+    return Finding(
+        code=code, severity=RULES[code].severity, message=message, hint=hint, file=file, line=line, column=column, field=field
+    )
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

@@ -1,4 +1,5 @@
-"""audit --target gemini-*: the limits table and the SW6xx checks, offline and through countTokens."""
+"""audit --target gemini-*: the limits table (gemini/limits.py) and the SW6xx checks (audit/gemini_target.py),
+offline and through countTokens."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from conftest import example, write_gemini
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sftwise.audit import gemini_limits as gl
+from sftwise.audit import gemini_target as gt
+from sftwise.gemini import limits as gl
 from sftwise.findings import RULES, Severity
 from sftwise.errors import SftwiseError
 
@@ -60,7 +62,7 @@ def test_schema_findings_point_at_line_and_field(tmp_path):
     write_gemini(path, [example(), bad_role, double_user, inline, gif, trailing_user, {"messages": [{"role": "user", "content": "x"}]}, {"contents": [], "id": 3}])
     with open(path, "a") as handle:
         handle.write('{"contents": [ broken\n')
-    found = gl.check_gemini_target(path, target="gemini-2.5-flash")
+    found = gt.check_gemini_target(path, target="gemini-2.5-flash")
     by_line = {(f.line, f.code, f.field) for f in found if f.line}
     assert (2, "SW601", "contents[1].role") in by_line
     assert (3, "SW602", "contents[1].role") in by_line
@@ -79,7 +81,7 @@ def test_schema_findings_point_at_line_and_field(tmp_path):
 def test_too_long_examples_name_the_limit_and_lines(tmp_path):
     rows = [example(), example(user="word " * 700_000), example()]
     path = write_gemini(tmp_path / "long.jsonl", rows)
-    found = gl.check_gemini_target(path, target="gemini-2.5-flash")
+    found = gt.check_gemini_target(path, target="gemini-2.5-flash")
     (long,) = [f for f in found if f.code == "SW606"]
     assert long.line == 2 and long.severity is Severity.ERROR
     assert "offline estimate" in long.message and "131,072 per example" in long.message
@@ -91,7 +93,7 @@ def test_dataset_level_limits(tmp_path, monkeypatch):
     monkeypatch.setitem(gl.GEMINI_LIMITS, "gemini-2.5-flash", small)
     train = write_gemini(tmp_path / "train.jsonl", [example(f"q{i}") for i in range(6)])
     val = write_gemini(tmp_path / "val.jsonl", [example("v")])
-    found = gl.check_gemini_target(train, val, target="gemini-2.5-flash")
+    found = gt.check_gemini_target(train, val, target="gemini-2.5-flash")
     assert any(f.code == "SW607" and "6 training examples" in f.message and "at most 5" in f.message for f in found)
     assert any(f.code == "SW609" and f.file == str(train) for f in found)
 
@@ -100,11 +102,11 @@ def test_validation_cap_is_30_percent_of_train_above_1000(tmp_path):
     train = write_gemini(tmp_path / "train.jsonl", [example(f"q{i}", system=None) for i in range(3000)])
     val = write_gemini(tmp_path / "val.jsonl", [example(f"v{i}", system=None) for i in range(1100)])
     small_val = write_gemini(tmp_path / "small.jsonl", [example(f"v{i}", system=None) for i in range(300)])
-    found = gl.check_gemini_target(train, val, target="gemini-2.5-flash", token_counter=None)
+    found = gt.check_gemini_target(train, val, target="gemini-2.5-flash", token_counter=None)
     (cap,) = [f for f in found if f.code == "SW608"]
     assert "1,100 validation examples" in cap.message and "at most 900" in cap.message
-    assert not [f for f in gl.check_gemini_target(train, small_val, target="gemini-2.5-flash", token_counter=None) if f.code == "SW608"]
-    (old,) = [f for f in gl.check_gemini_target(train, small_val, target="gemini-1.5-flash-002", token_counter=None) if f.code == "SW608"]
+    assert not [f for f in gt.check_gemini_target(train, small_val, target="gemini-2.5-flash", token_counter=None) if f.code == "SW608"]
+    (old,) = [f for f in gt.check_gemini_target(train, small_val, target="gemini-1.5-flash-002", token_counter=None) if f.code == "SW608"]
     assert "at most 256" in old.message
 
 
@@ -112,7 +114,7 @@ def test_a_dataset_object_is_checked_through_its_records(tmp_path):
     from sftwise.conversation import Conversation, Dataset
 
     ds = Dataset.from_conversations([Conversation.from_pairs([("user", "a"), ("user", "b"), ("model", "c")])], path="mem.csv")
-    found = gl.check_gemini_target(ds, target="gemini-2.5-flash")
+    found = gt.check_gemini_target(ds, target="gemini-2.5-flash")
     assert any(f.code == "SW602" and f.file == "mem.csv" and f.line == 1 for f in found)
 
 
@@ -120,13 +122,13 @@ def test_non_jsonl_file_is_refused(tmp_path):
     path = tmp_path / "data.csv"
     path.write_text("prompt,completion\na,b\n")
     with pytest.raises(SftwiseError, match="Gemini JSONL only; convert first"):
-        gl.check_gemini_target(path, target="gemini-2.5-flash")
+        gt.check_gemini_target(path, target="gemini-2.5-flash")
 
 
 def test_count_tokens_api_is_used_with_a_client(emulator, genai_client, tmp_path):
     path = write_gemini(tmp_path / "t.jsonl", [example("one two three four", "five six"), example()])
     counter = gl.api_token_counter(genai_client, "gemini-2.5-flash")
-    found = gl.check_gemini_target(path, target="gemini-2.5-flash", token_counter=counter)
+    found = gt.check_gemini_target(path, target="gemini-2.5-flash", token_counter=counter)
     assert "SW610" not in codes(found)
     summary = next(f for f in found if f.code == "SW612")
     assert "countTokens API" in summary.message
@@ -145,7 +147,7 @@ def test_count_tokens_failure_is_a_clear_error(emulator, genai_client, tmp_path)
     path = write_gemini(tmp_path / "t.jsonl", [example()])
     emulator.inject(":countTokens", 403, "Permission 'aiplatform.endpoints.predict' denied")
     with pytest.raises(SftwiseError, match=r"t.jsonl:1: counting tokens failed: countTokens: permission denied \(403\)"):
-        gl.check_gemini_target(path, target="gemini-2.5-flash", token_counter=gl.api_token_counter(genai_client, "gemini-2.5-flash"))
+        gt.check_gemini_target(path, target="gemini-2.5-flash", token_counter=gl.api_token_counter(genai_client, "gemini-2.5-flash"))
     assert json.loads(path.read_text().splitlines()[0])  # input untouched
 
 
@@ -168,7 +170,7 @@ def test_audit_target_hook_counts_with_the_api_when_credentials_are_present(emul
 def test_many_examples_count_only_the_longest_with_the_api(emulator, genai_client, tmp_path, monkeypatch):
     monkeypatch.setattr(gl, "MAX_API_COUNTS", 2)
     path = write_gemini(tmp_path / "t.jsonl", [example("short"), example("a much much longer ticket text here"), example("mid length text")])
-    found = gl.check_gemini_target(path, target="gemini-2.5-flash", token_counter=gl.api_token_counter(genai_client, "gemini-2.5-flash"))
+    found = gt.check_gemini_target(path, target="gemini-2.5-flash", token_counter=gl.api_token_counter(genai_client, "gemini-2.5-flash"))
     summary = next(f for f in found if f.code == "SW612")
     assert "countTokens API for the 2 longest, offline estimate for the rest" in summary.message
     sent = [r.body["contents"][0]["parts"][0]["text"] for r in emulator.requests if r.path.endswith(":countTokens")]
@@ -186,9 +188,10 @@ _json = st.recursive(
 @given(obj=_json)
 def test_any_json_line_gives_findings_never_a_crash(obj):
     limits = gl.resolve_model("gemini-2.5-flash")
-    found, stats = gl.check_example(gl.RawExample("f.jsonl", 1, obj), limits)
+    found = gt.check_example(gl.RawExample("f.jsonl", 1, obj), limits)
     assert all(f.file == "f.jsonl" and f.line == 1 for f in found)
-    if stats is None:
+    size = gl.example_size(obj)
+    if size is None:  # a line that cannot be counted is always reported
         assert any(f.severity is Severity.ERROR for f in found)
     else:
-        assert gl.estimate_tokens(stats) >= 0
+        assert size.tokens >= 0 and size.images >= 0

@@ -74,7 +74,7 @@ def test_gs_uris_are_taken_as_they_are(emulator, tmp_path):
 
 def test_wait_polls_to_success_and_writes_metrics_for_diagnose(emulator, datasets, tmp_path):
     from sftwise.diagnose import diagnose_run
-    from sftwise.gemini.jobs import best_checkpoint
+    from sftwise.gemini.jobs import best_checkpoint, read_job
 
     train, val = datasets
     run = train_vertex(spec(train, val, tmp_path, epochs=3), bucket="gs://sftwise-test", wait=True, poll_interval_s=0, echo=quiet)
@@ -88,7 +88,7 @@ def test_wait_polls_to_success_and_writes_metrics_for_diagnose(emulator, dataset
     assert [(p.epoch, p.scope, p.checkpoint) for p in val_points] == [(1.0, "epoch", "1"), (2.0, "epoch", "2"), (3.0, "epoch", "3")]
     diagnosis = diagnose_run(tmp_path / "run")
     assert diagnosis.best_epoch == 2.0
-    best = best_checkpoint(tmp_path / "run")
+    best = best_checkpoint(read_job(tmp_path / "run"), diagnosis.best_epoch, diagnosis.headline())
     assert best.checkpoint.checkpoint_id == "2"
     assert best.model_spec == f"gemini:projects/{PROJECT}/locations/{LOCATION}/endpoints/10012"
     gets = [r for r in emulator.requests if r.method == "GET" and r.path.endswith("/tuningJobs/1001")]
@@ -137,10 +137,10 @@ def test_other_formats_are_converted_to_gemini_jsonl_first(emulator, tmp_path):
         ({"model": "gemini-9-ultra"}, "cannot be tuned on Vertex AI"),
         ({"adapter_size": 32}, "adapter size 32 is not offered for gemini-2.5-flash"),
         ({"location": "asia-south2"}, "region 'asia-south2' does not offer Gemini tuning"),
-        ({"bucket": "my-bucket"}, "--bucket must be a gs:// URI"),
-        ({"bucket": None}, "need a Cloud Storage bucket to upload to: pass --bucket"),
+        ({"bucket": "my-bucket"}, "^bucket: must be a gs:// URI"),
+        ({"bucket": None}, "^bucket: local dataset files need a Cloud Storage bucket to upload to"),
         ({"bucket": "gs://no-such-bucket"}, "bucket gs://no-such-bucket does not exist"),
-        ({"display_name": "x" * 129}, "--display-name must have 1 to 128 characters, got 129"),
+        ({"display_name": "x" * 129}, "^display_name: must have 1 to 128 characters, got 129"),
     ],
 )
 def test_bad_input_gives_a_clear_error(emulator, datasets, tmp_path, kwargs, message):

@@ -6,12 +6,13 @@ registered check and returns an :class:`AuditReport`: the findings, errors first
 statistics per split.
 
 Checks live one family per module: ``schema`` (SW12x), ``lengths`` (SW2xx), ``dataset`` (SW3xx),
-``duplicates`` (SW4xx). **Adding a check**: create ``sftwise/audit/<name>.py`` and decorate a function
+``duplicates`` and ``leakage`` (SW4xx), ``gemini_target`` (SW6xx, for ``target="gemini-*"``); the codes
+they emit are declared in :mod:`sftwise.codes`. **Adding a check**: create ``sftwise/audit/<name>.py`` and decorate a function
 with :func:`~sftwise.audit.base.split_check` (``fn(split, dataset, ctx)``) or
 :func:`~sftwise.audit.base.cross_split_check` (``fn(splits, ctx)``); every module of this package is
 imported by :func:`audit`, so nothing else needs editing. ``ctx`` (:class:`AuditContext`) carries
 ``model``, ``max_tokens``, ``target``, the token counter and the split profiles. A check that raises
-is reported as SW199 instead of aborting the audit.
+is reported as SW199 instead of aborting the audit; a new code gets its row in :mod:`sftwise.codes`.
 """
 
 from __future__ import annotations
@@ -29,27 +30,24 @@ from sftwise import __version__
 from sftwise.audit.base import CROSS_SPLIT_CHECKS, SPLIT_CHECKS, AuditContext, cross_split_check, profile, split_check
 from sftwise.audit.stats import DatasetStats, Distribution, dataset_stats
 from sftwise.conversation import Dataset
-from sftwise.findings import Finding, Severity, rule
+from sftwise.findings import Finding, Severity, emit
 from sftwise.formats import read
-from sftwise.formats.rules import W, emit
-from sftwise.errors import SftwiseError
-from sftwise.tokens import get_counter
+from sftwise.errors import ParameterError
+from sftwise.gemini.limits import resolve_model
+from sftwise.models import get_counter
 
 __all__ = ["AuditContext", "AuditReport", "DatasetStats", "Distribution", "audit", "cross_split_check", "load_checks", "split_check"]
 
-rule("SW199", "check-failed", W, "An audit check raised an unexpected error; its findings are missing.",
-     "A bug in sftwise or a plug-in check: please report it with the message. The other checks still ran.")
 
-_BUILTIN = ("schema", "lengths", "dataset", "duplicates")
+_BUILTIN = ("schema", "lengths", "dataset", "duplicates", "leakage", "gemini_target")
 _NOT_CHECKS = {"base", "stats"}
-_OTHER_RULE_MODULES = ("sftwise.hygiene", "sftwise.hygiene.skew", "sftwise.hygiene.split", "sftwise.judge.labels")
 _loaded = False
 _load_errors: list[Finding] = []
 
 
 def load_checks() -> None:
-    """Import the built-in check modules, then every other module of the package (plug-ins), and the
-    other modules that register finding codes (for ``sftwise explain``)."""
+    """Import the built-in check modules, then every other module of this package (plug-ins); the
+    checks register themselves with :func:`split_check` / :func:`cross_split_check`."""
     global _loaded
     if _loaded:
         return
@@ -63,11 +61,6 @@ def load_checks() -> None:
             importlib.import_module(f"{__name__}.{info.name}")
         except Exception as exc:  # a broken plug-in must not take the audit down
             _load_errors.append(emit("SW199", f"audit check module {info.name!r} failed to import ({type(exc).__name__}: {exc}).", "Report this bug; the other checks ran."))
-    for other in _OTHER_RULE_MODULES:
-        try:
-            importlib.import_module(other)
-        except Exception:  # noqa: S112 - optional: a stage that is absent or broken has no codes to show
-            continue
 
 
 class AuditReport(BaseModel):
@@ -129,7 +122,9 @@ def audit(
     limits. ``max_listed`` caps how many locations each code lists per file (0 = all).
     """
     if max_tokens is not None and max_tokens <= 0:
-        raise SftwiseError(f"max_tokens must be a positive number of tokens, got {max_tokens}.")
+        raise ParameterError("max_tokens", f"must be a positive number of tokens, got {max_tokens}.")
+    if target and target.startswith("gemini"):
+        resolve_model(target, parameter="target")  # an untunable model is a usage error (exit 2), not a failed check
     gc_was_enabled = gc.isenabled()
     gc.disable()  # see formats.read: the cyclic GC only slows down passes over millions of small objects
     try:
@@ -167,8 +162,6 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
             _run(check, (name, dataset, ctx), findings)
     for check in CROSS_SPLIT_CHECKS:
         _run(check, (splits, ctx), findings)
-    if target and target.startswith("gemini") and not any(c.__module__.endswith("gemini_limits") for c in CROSS_SPLIT_CHECKS):
-        _gemini_target(splits, ctx, findings)
     return AuditReport(findings=_cap(_sorted(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
                        max_tokens=limit, target=target, max_listed=max_listed, sftwise_version=__version__)
 
@@ -201,14 +194,3 @@ def _sorted(findings: Iterable[Finding]) -> list[Finding]:
     """Errors first, then by file, line and code (as :func:`sort_findings`), with a file's summary
     findings (no line) after its located ones."""
     return sorted(findings, key=lambda f: (_RANK[f.severity], f.file or "", bool(f.file) and f.line is None, f.line or 0, f.code))
-
-
-def _gemini_target(splits: dict[str, Dataset], ctx: AuditContext, findings: list[Finding]) -> None:
-    """Service-limit checks for ``--target gemini-*`` from ``audit/gemini_limits.py`` (issue 7), when present."""
-    try:
-        from sftwise.audit.gemini_limits import check_gemini_target, resolve_model
-    except ImportError:
-        raise SftwiseError(f"--target {ctx.target}: the Gemini limit checks are not installed in this version of sftwise.") from None
-    resolve_model(ctx.target)  # an unknown or untunable model is a usage error (exit 2), not a failed check
-    _run(lambda: check_gemini_target(splits["train"], splits.get("validation"), target=ctx.target), (), findings)
-

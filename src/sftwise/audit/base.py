@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sftwise.conversation import MODEL, USER, Dataset
-from sftwise.findings import Finding
-from sftwise.formats.rules import emit
+from sftwise.findings import Finding, emit
 from sftwise.tokens import TokenCounter, estimate_tokens
 
 SplitCheck = Callable[[str, Dataset, "AuditContext"], Iterable[Finding]]

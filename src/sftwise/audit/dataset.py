@@ -16,24 +16,10 @@ import numpy as np
 
 from sftwise.audit.base import AuditContext, cross_split_check, listed, split_check
 from sftwise.conversation import USER, Conversation, Dataset
-from sftwise.findings import Finding, rule
-from sftwise.formats.rules import I, W, emit
+from sftwise.findings import Finding, Severity, emit
 
 RECOMMENDED_MIN_EXAMPLES = 100
 TEMPLATE_SAMPLE = 20_000  # examples per split looked at for template differences
-
-rule("SW301", "few-examples", W, f"Fewer than {RECOMMENDED_MIN_EXAMPLES} training examples.",
-     "Google recommends at least 100 examples to see whether tuning helps (OpenAI accepts 10, but improvements show from 50-100); with fewer, results are noise.")
-rule("SW302", "system-missing", W, "The system instruction is missing in some examples but present in others.",
-     "The model learns two behaviours; at serving time one of them is never used. Google's validator warns about it too.")
-rule("SW303", "system-inconsistent", W, "A few different system instructions in one split (typically edits or typos of one instruction).",
-     "Every variant is a different prompt to the model; keep the one you will serve with. Many distinct ones (per-example instructions) are reported as info.")
-rule("SW304", "template-drift", W, "The prompt template, system instruction, output format or number of turns differs between train and validation (or test).",
-     "The validation loss and evaluation then measure a task the model was not trained on; usually the splits came from different pipelines.")
-rule("SW305", "output-length-outlier", W, "An output far longer (or shorter) than the rest of the split (beyond the quartiles by 3 interquartile ranges).",
-     "Often a pasted document, a concatenation error or a truncated label; one such example can dominate the loss.")
-rule("SW306", "no-system-instruction", I, "No example has a system instruction.",
-     "Fine if intended; a system instruction that states the task and output format often helps tuning, and must then be used at serving time too.")
 
 
 @split_check
@@ -68,7 +54,7 @@ def check_dataset(split: str, dataset: Dataset, ctx: AuditContext) -> Iterator[F
                               lambda k: f"{k} more examples with a different system instruction.")
         else:
             yield emit("SW303", f"{len(systems)} distinct system instructions; the most common is used by {top_n} of {n} examples.",
-                       "Fine if they are per-example by design; otherwise normalise them.", file).model_copy(update={"severity": I})
+                       "Fine if they are per-example by design; otherwise normalise them.", file).model_copy(update={"severity": Severity.INFO})
     yield from _outliers(split, dataset, ctx)
 
 

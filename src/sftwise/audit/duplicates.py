@@ -13,15 +13,7 @@ import numpy as np
 
 from sftwise.audit.base import AuditContext, SplitProfile, cross_split_check, listed, split_check
 from sftwise.conversation import Dataset
-from sftwise.findings import Finding, rule
-from sftwise.formats.rules import E, W
-
-rule("SW401", "exact-duplicate", W, "An example identical (input and output) to an earlier one in the same file.",
-     "Duplicates are seen once more per epoch, which over-weights them and encourages memorisation.")
-rule("SW402", "conflicting-outputs", W, "The same input appears with different outputs in one file.",
-     "The model is trained towards both answers; usually a labelling error, or the input lacks what decides the answer.")
-rule("SW403", "split-overlap", E, "An example's input also appears in another split: in test or validation as in train, or in test as in validation.",
-     "Evaluation on examples the model was trained on overstates its quality; train/validation overlap makes the validation loss useless for early stopping.")
+from sftwise.findings import Finding
 
 
 def _example_keys(prof: SplitProfile) -> np.ndarray:

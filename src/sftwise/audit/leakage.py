@@ -14,17 +14,7 @@ from sftwise.audit.base import AuditContext, cross_split_check, listed
 from sftwise.conversation import Dataset
 from sftwise.hygiene.minhash import MinHashConfig
 from sftwise.hygiene.text import Normalization
-from sftwise.findings import Finding, Severity, rule
-
-rule("SW420", "exact-leakage", Severity.ERROR,
-     "A validation or test example whose (normalised) input is identical to a training example's.",
-     "The model has seen the answer during training, so the metric on this example measures memory, not skill; "
-     "over 4 % of standard validation sets overlap their training sets (Lee et al. 2021).",
-     "test.jsonl:17: SW420 [error] exact copy of train.jsonl:912; remove it from one of the two files.")
-rule("SW421", "near-leakage", Severity.WARNING,
-     "A validation or test example whose input is a near duplicate (shingle Jaccard >= threshold) of a training example's.",
-     "Edited copies leak as much as exact ones; the metric on them is inflated.",
-     "test.jsonl:5: SW421 [warning] near duplicate (Jaccard 0.86) of train.jsonl:77.")
+from sftwise.findings import Finding, Severity
 
 
 def find_leakage(

@@ -14,22 +14,7 @@ import numpy as np
 
 from sftwise.audit.base import AuditContext, listed, split_check
 from sftwise.conversation import Dataset
-from sftwise.findings import Finding, rule
-from sftwise.formats.rules import E, I, W, emit
-
-rule("SW201", "over-token-limit", E, "An example longer (input + output tokens) than the model's per-example limit.",
-     "It will be truncated (usually the end, i.e. the answer) or dropped, silently: the model learns from a cut-off target.",
-     "train.jsonl:12: 9,210 tokens (input 9,100 + output 110) > limit 8,192 of llama-3-8b")
-rule("SW202", "length-distribution", I, "The distribution of input and output token counts of a split (min / p50 / p90 / p99 / max).",
-     "Tells you the max_length to train with and whether the outputs are the length you expect at serving time.")
-rule("SW203", "estimated-tokens", I, "Token counts are estimated (UTF-8 bytes / 4), not counted with the model's tokenizer.",
-     "Estimates can be 20-30 % off for code, numbers or non-English text; pass --model with a local tokenizer for exact counts.")
-rule("SW204", "tokenizer-unavailable", W, "--model named a tokenizer that could not be loaded offline; the estimate is used instead.",
-     "sftwise never downloads at audit time: point --model at a local model directory, or download it first.")
-rule("SW205", "no-token-limit", I, "No per-example token limit is known, so truncation is not checked.",
-     "Pass --max-tokens N (your trainer's max_length) or a --model whose limit is known.")
-rule("SW206", "near-token-limit", W, "An example within 10 % of the per-example token limit.",
-     "Chat-template tokens (role markers, end-of-turn) are not counted here and may push it over.")
+from sftwise.findings import Finding, emit
 
 
 @split_check

@@ -11,25 +11,7 @@ from collections.abc import Iterator
 
 from sftwise.audit.base import AuditContext, split_check
 from sftwise.conversation import MODEL, Dataset
-from sftwise.findings import Finding, rule
-from sftwise.formats.rules import E, W, emit
-
-rule("SW120", "empty-turn", E, "A turn with no parts, or whose parts are all empty or whitespace.",
-     "An empty model turn trains the model to answer with nothing; an empty user turn is a prompt with no content. Vertex rejects empty text parts.",
-     '{"role": "model", "parts": [{"text": ""}]}')
-rule("SW121", "empty-system-instruction", W, "A system instruction that is present but empty.",
-     "Usually a template placeholder that was never filled in.", '{"systemInstruction": {"parts": [{"text": ""}]}, ...}')
-rule("SW122", "roles-not-alternating", E, "Two consecutive turns with the same role (user, user or model, model).",
-     "Gemini tuning rejects consecutive same-role turns, and chat templates render them in ways the model never sees at serving time. Merge the two turns.",
-     "contents: user, user, model")
-rule("SW123", "no-model-turn", E, "A conversation without any model turn.",
-     "Supervised fine-tuning learns only from model turns; this example contributes no training signal (TRL drops such examples silently).")
-rule("SW124", "not-ending-with-model", W, "A conversation whose last turn is not a model turn.",
-     "The trailing user turn is never learned from; usually the answer was lost when the file was made. (No service document requires it, hence a warning.)",
-     "contents: user, model, user")
-rule("SW125", "starts-with-model", W, "A conversation whose first turn is a model turn.",
-     "Gemini expects contents to start with a user turn; a leading model turn is usually a greeting that belongs in the system instruction.")
-rule("SW126", "no-turns", E, "A record with an empty list of turns.", "There is nothing to train on.", '{"contents": []}')
+from sftwise.findings import Finding, emit
 
 
 @split_check

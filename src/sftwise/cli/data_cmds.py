@@ -129,11 +129,9 @@ def explain(
     from rich.console import Console
     from rich.table import Table
 
-    from sftwise.audit import load_checks
     from sftwise.findings import RULES
     from sftwise.errors import SftwiseError
 
-    load_checks()
     console = Console(highlight=False)
     if code is None:
         table = Table(title="Finding codes")

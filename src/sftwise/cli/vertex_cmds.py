@@ -112,10 +112,13 @@ def best_cmd(
     json_path: Optional[Path] = _JSON,
 ) -> None:
     """Diagnose the run's curves and name the checkpoint endpoint of the best epoch, ready for `sftwise eval --model`."""
-    from sftwise.gemini.jobs import best_checkpoint
+    from sftwise.diagnose import diagnose_run
+    from sftwise.gemini.jobs import best_checkpoint, read_job
     from sftwise.io import write_json
 
-    best = best_checkpoint(run_dir)
+    info = read_job(run_dir)
+    diagnosis = diagnose_run(run_dir)
+    best = best_checkpoint(info, diagnosis.best_epoch, diagnosis.headline())
     typer.echo(best.verdict)
     typer.echo(f"best epoch {best.best_epoch}: checkpoint {best.checkpoint.checkpoint_id} -> {best.model_spec}")
     if json_path:

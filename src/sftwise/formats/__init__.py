@@ -31,10 +31,9 @@ from typing import Any
 import orjson
 
 from sftwise.conversation import USER, Conversation, Dataset, Part, Record, Source, Turn
-from sftwise.findings import Finding, Severity, sort_findings
+from sftwise.findings import Finding, Severity, emit, sort_findings
 from sftwise.formats.files import iter_objects
 from sftwise.formats.records import EMITTERS, FORMATS, PARSERS, record_format
-from sftwise.formats.rules import emit
 from sftwise.errors import SftwiseError
 from sftwise.io import atomic_write, refuse_overwrite_input
 

@@ -19,8 +19,7 @@ from typing import Any
 
 import orjson
 
-from sftwise.findings import Finding
-from sftwise.formats.rules import emit
+from sftwise.findings import Finding, emit
 
 BOM = b"\xef\xbb\xbf"
 HUGE_RECORD = 1_000_000

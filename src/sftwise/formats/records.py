@@ -16,8 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sftwise.conversation import MODEL, USER, Conversation, Part, Turn
-from sftwise.findings import Finding
-from sftwise.formats.rules import emit
+from sftwise.findings import Finding, emit
 from sftwise.errors import SftwiseError
 
 FORMATS = ("gemini", "messages", "prompt_completion", "alpaca", "sharegpt")

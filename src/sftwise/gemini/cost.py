@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sftwise.errors import SftwiseError
+from sftwise.gemini.limits import count_dataset_tokens, resolve_model
 
 PRICES_DATE = date(2026, 11, 1)
 PRICES_SOURCE = "third-party notes collected 2026-11 (no official per-token price found); override with SFTWISE_GEMINI_PRICES"
@@ -102,7 +103,6 @@ def estimate_dataset_cost(
 ) -> CostEstimate:
     """:func:`estimate_tuning_cost` for a training file or Dataset, counting its tokens for ``model``
     (the countTokens API when credentials are present, else the offline estimate, as the audit does)."""
-    from sftwise.audit.gemini_limits import count_dataset_tokens
-
+    resolve_model(model)  # an untunable model is named as this function's parameter
     tokens, records, how = count_dataset_tokens(train, target=model, token_counter=token_counter)
     return estimate_tuning_cost(tokens, epochs, model=model, records=records, prices=prices, tokens_counted_by=how)

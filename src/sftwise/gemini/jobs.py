@@ -8,7 +8,8 @@
   ``/train_total_loss``, ``/train_fraction_of_correct_next_step_preds``, ``/train_num_predictions`` and
   their ``/eval_*`` twins there); :func:`metrics_from_series` turns them into :class:`MetricPoint`\\ s,
   so ``diagnose`` and ``report`` read a Vertex run like a local one.
-- :func:`checkpoint_for_epoch` maps the diagnosis's best epoch to a checkpoint and its endpoint.
+- :func:`checkpoint_for_epoch` and :func:`best_checkpoint` map the diagnosis's best epoch to a checkpoint
+  and its endpoint (the caller runs ``diagnose``: ``gemini`` sits below it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import BaseModel
 
 from sftwise.gemini.client import console_url
 from sftwise.gemini.errors import with_retries
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.io import write_json
 from sftwise.runlog import METRICS_FILE, MetricPoint, write_metrics
 
@@ -313,19 +314,22 @@ class BestCheckpoint(BaseModel):
     model_spec: str  # what to pass to `sftwise eval --model`
 
 
-def best_checkpoint(run_dir: str | Path) -> BestCheckpoint:
-    """Diagnose ``run_dir/metrics.jsonl`` and map the best epoch to the job's checkpoint endpoint."""
-    from sftwise.diagnose import diagnose_run
-
+def read_job(run_dir: str | Path) -> JobInfo:
+    """The job recorded in ``run_dir/vertex_job.json`` by ``train_vertex`` or ``sftwise jobs get --run-dir``."""
     run_dir = Path(run_dir)
     path = run_dir / JOB_FILE
     if not path.exists():
-        raise SftwiseError(f"{path} does not exist: is {run_dir} the run dir of `sftwise train --backend vertex` or `sftwise jobs get --run-dir`?")
-    info = JobInfo.model_validate_json(path.read_text(encoding="utf-8"))
-    diagnosis = diagnose_run(run_dir)
-    epoch = diagnosis.best_epoch if diagnosis.best_epoch is not None else float(info.epoch_count or 1)
+        raise ParameterError("run_dir", f"{path} does not exist, so {run_dir} is not the run directory of a Vertex AI tuning job "
+                             "(train_vertex and save_job_metrics write one).")
+    return JobInfo.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def best_checkpoint(info: JobInfo, best_epoch: float | None, verdict: str) -> BestCheckpoint:
+    """Map the best epoch of the run's diagnosis (``sftwise.diagnose``, run by the caller: this layer
+    sits below it) to the job's checkpoint endpoint; without one, the last epoch."""
+    epoch = best_epoch if best_epoch is not None else float(info.epoch_count or 1)
     checkpoint = checkpoint_for_epoch(info, epoch)
     if not checkpoint.endpoint:
         raise SftwiseError(f"checkpoint {checkpoint.checkpoint_id} of {info.name} has no endpoint; deploy it from the console page {info.console_url}")
-    return BestCheckpoint(job=info.name, best_epoch=diagnosis.best_epoch, checkpoint=checkpoint,
-                          verdict=diagnosis.headline(), model_spec=f"gemini:{checkpoint.endpoint}")
+    return BestCheckpoint(job=info.name, best_epoch=best_epoch, checkpoint=checkpoint,
+                          verdict=verdict, model_spec=f"gemini:{checkpoint.endpoint}")

@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from sftwise.gemini.errors import with_retries
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 
-def parse_gs_uri(uri: str) -> tuple[str, str]:
-    """``gs://bucket/some/prefix`` -> (``bucket``, ``some/prefix``)."""
+def parse_gs_uri(uri: str, parameter: str = "bucket") -> tuple[str, str]:
+    """``gs://bucket/some/prefix`` -> (``bucket``, ``some/prefix``); errors name ``parameter``, the
+    caller's argument that held ``uri``."""
     if not uri.startswith("gs://") or len(uri) <= 5:
-        raise SftwiseError(f"--bucket must be a gs:// URI like gs://my-bucket or gs://my-bucket/prefix, got {uri!r}")
+        raise ParameterError(parameter, f"must be a gs:// URI like gs://my-bucket or gs://my-bucket/prefix, got {uri!r}")
     bucket, _, prefix = uri[5:].partition("/")
     if not bucket:
-        raise SftwiseError(f"--bucket {uri!r} names no bucket")
+        raise ParameterError(parameter, f"{uri!r} names no bucket")
     return bucket, prefix.strip("/")
 
 

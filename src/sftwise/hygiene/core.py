@@ -27,29 +27,11 @@ from pydantic import BaseModel, Field
 from sftwise.conversation import Conversation, Dataset, Part, Record, Turn
 from sftwise.hygiene.text import Normalization, check_field, texts_of
 from sftwise.hygiene.minhash import MinHashConfig, jaccard, shingle_set
-from sftwise.findings import Finding, Severity, rule
+from sftwise.findings import Finding, Severity
 from sftwise.errors import SftwiseError
 
 METHODS = ("exact", "near", "substr", "semantic")
 Keep = Literal["first", "longest"]
-
-rule("SW430", "exact-duplicate", Severity.WARNING,
-     "A record whose normalised text is identical to an earlier record's.",
-     "Duplicates make a model memorise those examples and waste training steps; a duplicated example weighs twice in the loss.",
-     "train.jsonl:88: SW430 [warning] exact duplicate of train.jsonl:12 (cluster 3).")
-rule("SW431", "near-duplicate", Severity.WARNING,
-     "A record whose shingle Jaccard similarity to another record is at or above the threshold (MinHash + LSH, verified exactly).",
-     "Edited copies (a few words changed, whitespace, reordered sentences) over-weight one example as much as exact copies.",
-     "train.jsonl:2484: SW431 [warning] near duplicate of train.jsonl:6692 (Jaccard 0.93).")
-rule("SW432", "repeated-substring", Severity.INFO,
-     "A long substring (default 50 tokens ~ 100 bytes) that occurs more than once across the dataset (ExactSubstr, suffix array).",
-     "Boilerplate and templated headers repeated across examples are memorised verbatim; cut them (dedup --cut-substrings) if they carry no information.")
-rule("SW433", "semantic-duplicate", Severity.INFO,
-     "A record whose embedding is within the cosine threshold of another record's (paraphrase).",
-     "Paraphrases escape n-gram checks yet teach the same thing twice; review them before removing.")
-rule("SW434", "over-represented-topic", Severity.INFO,
-     "A cluster of similar records larger than the reporting size.",
-     "A topic that dominates the data dominates what the model learns; check it is what production needs.")
 
 
 class DedupConfig(BaseModel):

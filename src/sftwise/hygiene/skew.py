@@ -39,21 +39,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Record, Source, Turn
-from sftwise.findings import Finding, Severity, rule
+from sftwise.findings import Finding, Severity
 from sftwise.errors import SftwiseError
 
-rule("SW501", "length-skew", Severity.WARNING, "Prompt (or output) lengths differ between tuning data and production.",
-     "A model tuned on long prompts sees short ones in production (or the reverse) and its learned behaviour does not transfer.")
-rule("SW502", "vocabulary-skew", Severity.WARNING, "Word distributions differ between tuning data and production (Jensen-Shannon divergence above threshold).",
-     "Production talks about other things, or in other words, than the tuning data.")
-rule("SW503", "character-skew", Severity.WARNING, "Character classes (case, digits, punctuation, emoji, scripts) are distributed differently.",
-     "Casing, punctuation and script are strong cues a tuned model relies on.")
-rule("SW504", "format-skew", Severity.WARNING, "A formatting feature (markdown, JSON, code, URLs, emoji, chat slang, script) is much more common on one side.",
-     "A model tuned on plain prose meets markdown or chat slang in production, or vice versa.")
-rule("SW505", "system-instruction-mismatch", Severity.WARNING, "The system instructions of tuning data and production differ (or one side has none).",
-     "A tuned model's behaviour is conditioned on the system instruction it was tuned with; serve it with the same one.")
-rule("SW506", "domain-classifier-skew", Severity.WARNING, "A classifier tells tuning data from production better than chance (ROC-AUC above the permutation threshold).",
-     "If a linear model on words can tell them apart, so can the tuned model: the tuning data does not represent production.")
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SLANG = {"u", "ur", "pls", "plz", "thx", "lol", "lmao", "omg", "idk", "btw", "gonna", "wanna", "gotta", "ya", "yo", "hey",

@@ -22,16 +22,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from sftwise.findings import Finding, Severity, rule
+from sftwise.findings import Finding, Severity
 from sftwise.errors import SftwiseError
 from sftwise.io import atomic_write
 
 PREFERENCES = ("A", "B", "tie")
 
-rule("SW801", "unknown-label-id", Severity.WARNING,
-     "A human label names an example id that the judged results do not contain; the label is ignored.",
-     "Labels made on another eval set (or after the ids changed) would silently compare different examples.",
-     'labels.csv:4 id "ex-0999" while predictions.jsonl holds ex-0000..ex-0199')
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS labels (

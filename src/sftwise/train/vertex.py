@@ -4,7 +4,8 @@ The order matters and is the point of this module:
 
 1. **Validate the base model and region** (no network): a model that cannot be tuned, a discontinued
    one, an adapter size the model does not offer or a region without tuning stop here.
-2. **Audit the datasets against the model's limits** (``audit/gemini_limits``, no network): a line the
+2. **Audit the datasets against the model's limits** (``audit/gemini_target`` reading
+   ``gemini/limits``, no network): a line the
    service would reject or an example over the token limit stops the run *before* anything is
    uploaded, with the limit and the offending ``file:line``\\ s. Files in another format are converted
    to Gemini JSONL in the run directory first. ``gs://`` inputs are taken as they are (not audited).
@@ -28,13 +29,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sftwise.audit.gemini_limits import adapter_enum, check_gemini_target, resolve_model
+from sftwise.audit.gemini_target import check_gemini_target
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.findings import Severity, sort_findings
 from sftwise.gemini import jobs as vjobs
 from sftwise.gemini.client import VertexContext, check_region, genai_client, resolve_context, storage_client
 from sftwise.gemini.errors import with_retries
+from sftwise.gemini.limits import adapter_enum, resolve_model
 from sftwise.gemini.storage import parse_gs_uri, upload_file
-from sftwise.errors import SftwiseError
 from sftwise.io import write_json
 from sftwise.train.spec import CONFIG_FILE, TrainSpec
 
@@ -53,11 +55,11 @@ class VertexRun(BaseModel):
 def _prepare_dataset(path: str, role: str, run_dir: Path, fmt: str | None = None) -> tuple[str, bool]:
     """(path or gs:// URI, is_local); other formats are converted to Gemini JSONL in the run dir."""
     if path.startswith("gs://"):
-        parse_gs_uri(path)
+        parse_gs_uri(path, parameter=role)
         return path, False
     local = Path(path)
     if not local.is_file():
-        raise SftwiseError(f"--{role} {path}: no such file")
+        raise ParameterError(role, f"{path}: no such file")
     if fmt in (None, "gemini") and local.suffix.lower() == ".jsonl" and _looks_gemini(local):
         return str(local), True
     from sftwise import formats
@@ -132,6 +134,7 @@ def train_vertex(
     :class:`SftwiseError` with what to fix for every expected failure.
     """
     run_dir = Path(spec.run_dir)
+    bucket, project, location = bucket or spec.bucket, project or spec.project, location or spec.location  # arguments win over the spec
     limits = resolve_model(spec.model)  # 1. model, adapter, region: no network
     adapter_enum(spec.adapter_size or limits.default_adapter_size, limits)
     if location is not None:
@@ -139,16 +142,16 @@ def train_vertex(
     if bucket is not None:
         parse_gs_uri(bucket)
     if display_name is not None and not 0 < len(display_name) <= MAX_DISPLAY_NAME:
-        raise SftwiseError(f"--display-name must have 1 to {MAX_DISPLAY_NAME} characters, got {len(display_name)}")
+        raise ParameterError("display_name", f"must have 1 to {MAX_DISPLAY_NAME} characters, got {len(display_name)}")
 
     train_path, train_local = _prepare_dataset(spec.train, "train", run_dir, spec.format)  # 2. audit before upload
     val_path, val_local = _prepare_dataset(spec.validation, "validation", run_dir, spec.format) if spec.validation else (None, False)
     if val_local and not train_local:
-        raise SftwiseError("a local --validation file needs a local --train file too, or give both as gs:// URIs")
+        raise ParameterError("validation", "a local file needs a local train file too, or give both as gs:// URIs")
     if train_local:
         validate_for_vertex(train_path, val_path if val_local else None, limits.model)
     if (train_local or val_local) and not bucket:
-        raise SftwiseError("local dataset files need a Cloud Storage bucket to upload to: pass --bucket gs://YOUR_BUCKET (see docs/vertex.md)")
+        raise ParameterError("bucket", "local dataset files need a Cloud Storage bucket to upload to: pass one as gs://YOUR_BUCKET (see docs/vertex.md)")
 
     ctx: VertexContext | None = None  # 3. credentials, upload
     if client is None or ((train_local or val_local) and storage is None):
