@@ -333,3 +333,33 @@ def test_explain_needs_no_stage_module() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_plugin_module_in_the_package_is_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module dropped into sftwise/audit/ is imported by the audit (pkgutil), its check runs, and a
+    plug-in that fails to import is reported as SW199 instead of stopping the audit."""
+    import sys
+
+    import sftwise.audit as package
+
+    (tmp_path / "my_plugin_check.py").write_text(
+        "from sftwise.audit.base import cross_split_check\n"
+        "from sftwise.findings import emit\n\n"
+        "@cross_split_check\n"
+        "def plugin(splits, ctx):\n"
+        "    yield emit('SW199', 'plug-in ran on ' + ','.join(splits), 'a hint')\n"
+    )
+    (tmp_path / "broken_plugin_check.py").write_text("raise RuntimeError('broken on import')\n")
+    before = list(CROSS_SPLIT_CHECKS)
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    monkeypatch.setattr(package, "_loaded", False)
+    monkeypatch.setattr(package, "_load_errors", [])
+    try:
+        p = _split_files(tmp_path, train=filler(3))
+        messages = [f.message for f in audit(p["train"]).findings if f.code == "SW199"]
+        assert "plug-in ran on train" in messages
+        assert any("'broken_plugin_check' failed to import (RuntimeError: broken on import)" in m for m in messages)
+    finally:
+        CROSS_SPLIT_CHECKS[:] = before
+        for name in ("sftwise.audit.my_plugin_check", "sftwise.audit.broken_plugin_check"):
+            sys.modules.pop(name, None)
