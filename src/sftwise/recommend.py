@@ -33,29 +33,32 @@ Open models use the Gemini 1.5 **Pro** rows, which give explicit numbers for eve
 * A random-weight model built by ``sftwise.demo.tiny`` knows nothing, so LoRA-sized rates do not move
   it: it is tuned with full fine-tuning at ``TINY_LR`` = 3e-3.
 
-Token counts use the model's own tokenizer when it is a local Hugging Face directory, else an
-estimate of 4 characters per token (documented in the result's ``token_count_method``).
+Token counts use the model's own tokenizer when an open model's loads offline
+(:func:`sftwise.models.get_counter`), else :func:`sftwise.tokens.estimate_tokens` (UTF-8 bytes / 4,
+the audit's estimate); the result's ``token_count_method`` says which.
 
 Cost
 ----
-``Recommendation.billable_tokens`` = dataset tokens x epochs (Vertex bills training tokens that way).
-A money estimate is left to the estimators registered with :func:`register_cost_estimator` (the
-Vertex pricing table lives with the Vertex backend); each gets the recommendation and returns a
-dict or None.
+For Gemini models ``Recommendation.cost`` is :func:`sftwise.gemini.cost.estimate_tuning_cost` over the
+dataset's tokens and the recommended epochs (4 when left to the service), and
+``billable_tokens`` is its billed-token count (dataset tokens + 8 per example, x epochs, as Vertex
+bills). Open models have no bill: ``billable_tokens`` is dataset tokens x epochs, the tokens the
+run will process.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
+from sftwise.gemini.cost import CostEstimate, estimate_tuning_cost
+from sftwise.models import TINY_NAME, get_counter, is_tiny
+from sftwise.tokens import TokenCounter
 
 SOURCE = (
     "Google Cloud, Vertex AI docs: 'Tune Gemini models by using supervised fine-tuning', recommended configurations "
@@ -70,7 +73,7 @@ BASE_LORA_LR = 1e-4
 BASE_FULL_LR = 1e-5
 MIN_LR, MAX_LR = 5e-5, 1e-3
 TINY_LR = 3e-3
-CHARS_PER_TOKEN = 4.0
+SERVICE_DEFAULT_EPOCHS = 4  # what the bill assumes when the epochs are left to Vertex
 
 Modality = Literal["text", "image", "audio"]
 
@@ -133,8 +136,9 @@ class Recommendation(BaseModel):
     too_small: bool = False
     reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    billable_tokens: int | None = Field(None, description="dataset tokens x epochs (epochs 4 assumed when left to the service)")
-    cost: dict[str, Any] | None = Field(None, description="filled by a registered cost estimator (e.g. Vertex pricing)")
+    billable_tokens: int | None = Field(None, description="Gemini: tokens Vertex bills (dataset + 8 per example, x epochs; 4 assumed when left "
+                                                          "to the service); open models: dataset tokens x epochs")
+    cost: CostEstimate | None = Field(None, description="Gemini models: the tuning cost from sftwise.gemini.cost")
     source: str = SOURCE
 
     def headline(self) -> str:
@@ -148,22 +152,11 @@ class Recommendation(BaseModel):
         return ", ".join(parts)
 
 
-CostEstimator = Callable[[Recommendation], "dict[str, Any] | None"]
-_COST_ESTIMATORS: list[CostEstimator] = []
-
-
-def register_cost_estimator(fn: CostEstimator) -> CostEstimator:
-    """Add a function that prices a recommendation (returns a dict, or None when it does not apply)."""
-    if fn not in _COST_ESTIMATORS:
-        _COST_ESTIMATORS.append(fn)
-    return fn
-
-
 def gemini_family(model: str) -> tuple[str, str | None]:
     """(guidance family, 2.x model key or None) for a Gemini model id; ('open', None) for anything else."""
-    name = model.lower().rsplit("/", 1)[-1]
-    if not name.startswith("gemini"):
+    if not _is_gemini(model):
         return "open", None
+    name = model.lower().rsplit("/", 1)[-1]
     for key in ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.0-flash"):
         if name.startswith(key):
             return ("gemini-1.5-pro" if "pro" in key else "gemini-1.5-flash"), key
@@ -171,30 +164,22 @@ def gemini_family(model: str) -> tuple[str, str | None]:
         return "gemini-1.5-pro", None
     if "flash" in name:
         return "gemini-1.5-flash", None
-    raise SftwiseError(f"model {model!r}: no tuning guidance for this Gemini model; use a 1.5/2.x Pro or Flash model id")
+    raise ParameterError("model", f"{model!r}: no tuning guidance for this Gemini model; use a 1.5/2.x Pro or Flash model id.")
 
 
 def data_stats(path: str | Path, model: str | None = None) -> DataStats:
-    """Example count and average context (system + all turns) in tokens."""
-    from sftwise.train.data import load_conversations
+    """Example count and average context (system + all turns) in tokens.
 
-    dataset = load_conversations(path)
-    texts = [c.full_text() for c in dataset.conversations]
-    tokenizer, method = None, f"estimate: {CHARS_PER_TOKEN:g} characters per token"
-    if model and os.path.isfile(os.path.join(model, "tokenizer_config.json")):
-        try:
-            from transformers import AutoTokenizer
+    An open model's own tokenizer counts when it loads offline; Gemini models (whose tokenizer is
+    not local) and the rest get the audit's estimate.
+    """
+    from sftwise.formats import load
 
-            tokenizer = AutoTokenizer.from_pretrained(model)
-            method = f"tokenizer of {model}"
-        except Exception:  # noqa: BLE001 - a broken tokenizer falls back to the estimate, and says so
-            tokenizer = None
-    if tokenizer is not None:
-        counts = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    else:
-        counts = [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
-    total = sum(counts)
-    return DataStats(examples=len(texts), avg_context_tokens=round(total / len(texts), 1) if texts else 0.0, total_tokens=total, token_count_method=method)
+    texts = [c.full_text() for c in load(path).conversations]
+    counter = get_counter(model)[0] if model and model != TINY_NAME and not _is_gemini(model) else TokenCounter()
+    total = sum(counter.count_many(texts))
+    return DataStats(examples=len(texts), avg_context_tokens=round(total / len(texts), 1) if texts else 0.0, total_tokens=total,
+                     token_count_method=counter.method)
 
 
 def recommend(model: str, data: str | Path | None = None, modality: Modality = "text", *, stats: DataStats | None = None, method: Literal["lora", "full"] | None = None) -> Recommendation:
@@ -203,10 +188,10 @@ def recommend(model: str, data: str | Path | None = None, modality: Modality = "
     Give ``data`` (a training file) or precomputed ``stats``. Explains each choice in ``reasons``.
     """
     if modality not in ("text", "image", "audio"):
-        raise SftwiseError(f"modality must be text, image or audio, got {modality!r}")
+        raise ParameterError("modality", f"must be text, image or audio, got {modality!r}.")
     if stats is None:
         if data is None:
-            raise SftwiseError("recommend needs the training data (--data TRAIN) or its statistics")
+            raise ParameterError("data", "recommend needs the training data (a file) or its statistics (stats).")
         stats = data_stats(data, model)
     family, newer = gemini_family(model)
     guidance_family = "gemini-1.5-pro" if family == "open" else family
@@ -231,7 +216,7 @@ def recommend(model: str, data: str | Path | None = None, modality: Modality = "
         warns.append(f"{modality} data on an open model: the local recipe tunes text only; the {modality} rows are used for the schedule only.")
 
     if family == "open":
-        tiny = _is_tiny(model)
+        tiny = is_tiny(model)
         epochs = row.epochs if row.epochs is not None else _default_epochs(stats.examples)
         mult = row.lr_multiplier if row.lr_multiplier is not None else 1.0
         chosen_method = method or ("full" if tiny else "lora")
@@ -261,18 +246,15 @@ def recommend(model: str, data: str | Path | None = None, modality: Modality = "
         if row.epochs is None:
             reasons.append("epochs left to the service default (set from the dataset size)")
         rec.update(epochs=row.epochs, lr_multiplier=mult, adapter_size=adapter)
-    epochs_for_bill = rec.get("epochs") or 4
-    result = Recommendation(
+    epochs_for_bill = rec.get("epochs") or SERVICE_DEFAULT_EPOCHS
+    cost = None
+    if family != "open":
+        cost = estimate_tuning_cost(stats.total_tokens, epochs_for_bill, model=model, records=stats.examples, tokens_counted_by=stats.token_count_method)
+    return Recommendation(
         model=model, modality=modality, family=family, examples=stats.examples, avg_context_tokens=stats.avg_context_tokens,
         token_count_method=stats.token_count_method, size_class=size_class, too_small=too_small, reasons=reasons, warnings=warns,
-        billable_tokens=stats.total_tokens * epochs_for_bill, **rec,
+        billable_tokens=cost.billed_tokens if cost else stats.total_tokens * epochs_for_bill, cost=cost, **rec,
     )
-    for estimator in _COST_ESTIMATORS:
-        cost = estimator(result)
-        if cost is not None:
-            result.cost = cost
-            break
-    return result
 
 
 def _row(family: str, modality: str, size: str) -> GuidanceRow:
@@ -293,7 +275,5 @@ def _default_epochs_rule() -> str:
     return "3 at >= 10k examples, 5 at >= 1k, 10 below"
 
 
-def _is_tiny(model: str) -> bool:
-    from sftwise.demo.tiny import TINY_MARKER
-
-    return model == "tiny" or os.path.exists(os.path.join(model, f"{TINY_MARKER}.txt"))
+def _is_gemini(model: str) -> bool:
+    return model.lower().rsplit("/", 1)[-1].startswith("gemini")

@@ -7,8 +7,8 @@ Cyrillic, Greek, CJK), which matches the higher token count of those scripts bet
 do. It is an estimate: it can be 20-30 % off for code, numbers or unusual text, so any length finding
 made with it says so (SW203). Chat-template tokens (role markers, end-of-turn) are not counted.
 
-:func:`get_counter` loads ``AutoTokenizer.from_pretrained(model, local_files_only=True)`` (no network,
-so a name works only if it is in the local Hugging Face cache); transformers is imported only then.
+A :class:`TokenCounter` with a model's real tokenizer comes from :func:`sftwise.models.get_counter`
+(the one module that loads models; offline only, so a hub id must be in the local cache).
 
 :data:`CONTEXT_LIMITS` holds the per-example token limits of known models (for tuning services, the
 documented per-example limit of tuning; for open models, the context window of the base model).
@@ -16,10 +16,7 @@ documented per-example limit of tuning; for open models, the context window of t
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 CHARS_PER_TOKEN = 4  # bytes of UTF-8 per estimated token
@@ -81,12 +78,17 @@ def context_limit(model: str | None) -> int | None:
 
 @dataclass
 class TokenCounter:
-    """Counts tokens of texts; ``estimated`` is True for the chars-based estimate."""
+    """Counts tokens of texts; ``estimated`` is True for :func:`estimate_tokens` (no tokenizer)."""
 
     name: str = "estimate"
     estimated: bool = True
     context_limit: int | None = None
     _tokenizer: Any = field(default=None, repr=False)
+
+    @property
+    def method(self) -> str:
+        """How the counts are made, in words, for reports (``tokenizer of MODEL`` or the estimate's rule)."""
+        return f"estimate: {CHARS_PER_TOKEN} bytes of UTF-8 per token" if self._tokenizer is None else f"tokenizer of {self.name}"
 
     def count(self, text: str) -> int:
         if self._tokenizer is None:
@@ -101,41 +103,3 @@ class TokenCounter:
             ids = self._tokenizer(texts[i : i + batch_size], add_special_tokens=False)["input_ids"]
             counts.extend(len(x) for x in ids)
         return counts
-
-
-def get_counter(model: str | None = None) -> tuple[TokenCounter, str | None]:
-    """A counter for ``model`` and, when its tokenizer could not be loaded, the reason (else None).
-
-    Without a model, or when the tokenizer is not available offline, the counter is the estimate;
-    its context limit still comes from :data:`CONTEXT_LIMITS` when the name is known.
-    """
-    if not model:
-        return TokenCounter(), None
-    limit = context_limit(model)
-    try:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-        from transformers import AutoTokenizer
-    except ImportError:
-        return TokenCounter(context_limit=limit), "transformers is not installed (pip install 'sftwise[train]')"
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
-    except Exception as exc:  # missing files, no network, unknown tokenizer class: all mean "not available"
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        return TokenCounter(context_limit=limit), f"the tokenizer of {model!r} could not be loaded offline ({first})"
-    return TokenCounter(name=model, estimated=False, context_limit=limit or _hf_limit(model, tokenizer), _tokenizer=tokenizer), None
-
-
-def _hf_limit(model: str, tokenizer: Any) -> int | None:
-    """The context window from config.json (max_position_embeddings) or the tokenizer's model_max_length."""
-    config = Path(model) / "config.json"
-    if os.path.isfile(config):
-        try:
-            data = json.loads(config.read_text())
-            for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-                if isinstance(data.get(key), int):
-                    return data[key]
-        except (OSError, ValueError):
-            pass
-    value = getattr(tokenizer, "model_max_length", None)
-    return int(value) if isinstance(value, int) and 0 < value < 10_000_000 else None

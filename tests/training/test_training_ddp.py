@@ -72,11 +72,12 @@ FSDP_UNAVAILABLE = _fsdp_unavailable()
 @pytest.mark.skipif(FSDP_UNAVAILABLE is not None, reason=str(FSDP_UNAVAILABLE))
 def test_fsdp_run_writes_once_checkpoints_full_weights_and_resumes(tiny_model, small_data, tmp_path):
     import torch
-    from transformers import AutoTokenizer
 
-    from sftwise.backends.hf import _load_causal_lm
+    from sftwise.models import load_causal_lm, load_tokenizer
+    from sftwise.train.checkpoint import STATE_FILE
     from sftwise.train.data import load_conversations, prepare_split
-    from sftwise.train.local import STATE_FILE, _Dist, evaluate_split
+    from sftwise.train.distributed import Dist
+    from sftwise.train.local import evaluate_split
 
     run = tmp_path / "run"
     # full fine-tuning: the case FSDP exists for, and the one whose checkpoint needs every shard gathered.
@@ -97,10 +98,10 @@ def test_fsdp_run_writes_once_checkpoints_full_weights_and_resumes(tiny_model, s
     ckpt = run / "checkpoints" / "epoch-2"
     state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=False)
     assert all(isinstance(k, int) for k in state["optimizer"]["state"]) and state["step"] == 6
-    model = _load_causal_lm(str(ckpt), torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(ckpt)
+    model = load_causal_lm(ckpt, dtype=torch.float32)
+    tokenizer = load_tokenizer(ckpt)
     val = prepare_split("validation", load_conversations(str(small_data[1]), None), tokenizer, 256, "error")
-    loss, accuracy, _ = evaluate_split(model, val.examples, fsdp["batch_size"], tokenizer.pad_token_id, torch.device("cpu"), contextlib.nullcontext, _Dist())
+    loss, accuracy, _ = evaluate_split(model, val.examples, fsdp["batch_size"], tokenizer.pad_token_id, torch.device("cpu"), contextlib.nullcontext, Dist())
     [logged] = [p for p in points if p.scope == "epoch" and p.split == "validation" and p.epoch == 2]
     assert loss == pytest.approx(logged.loss, rel=1e-4) and accuracy == pytest.approx(logged.token_accuracy, abs=1e-6)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.runlog import read_metrics
-from sftwise.train.local import STATE_FILE, latest_checkpoint, train
+from sftwise.train.checkpoint import STATE_FILE, latest_checkpoint
+from sftwise.train.local import OverlongExamples, train
 from sftwise.train.spec import TrainSpec
 
 METRICS = ("loss", "token_accuracy", "tokens_seen", "lr", "grad_norm")
@@ -55,7 +56,7 @@ def test_lora_checkpoint_is_adapter_only_and_resume_continues(tiny_model, small_
     first = train(_spec(tiny_model, train_file, val_file, run, epochs=1, learning_rate=3e-3, lora_rank=8))
     ckpt = run / first.checkpoints[-1]
     assert (ckpt / "adapter_model.safetensors").exists() and not (ckpt / "model.safetensors").exists()
-    with pytest.raises(SftwiseError, match="--resume"):
+    with pytest.raises(ParameterError, match="run_dir: .*already holds a run.*resume it"):
         train(_spec(tiny_model, train_file, val_file, run, epochs=2, learning_rate=3e-3, lora_rank=8))
     with pytest.warns(UserWarning, match="epochs"):
         second = train(_spec(tiny_model, train_file, val_file, run, epochs=2, learning_rate=3e-3, lora_rank=8), resume=True)
@@ -93,7 +94,7 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tiny_model,
 
 def test_overlong_examples_stop_the_run_with_counts(tiny_model, small_data, tmp_path):
     train_file, val_file = small_data
-    with pytest.raises(SftwiseError, match=r"48 of 48 train examples are longer than max_length=16.*--truncate.*--drop"):
+    with pytest.raises(OverlongExamples, match=r"48 of 48 train examples are longer than max_length=16.*overlong='truncate'.*overlong='drop'"):
         train(_spec(tiny_model, train_file, val_file, tmp_path / "r", max_length=16))
     assert not (tmp_path / "r" / "metrics.jsonl").exists()
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sftwise.conversation import Conversation
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError
 from sftwise.train.data import IGNORE_INDEX, encode_conversation, ensure_chat_template, pack, collate, prepare_split
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model):
-    from transformers import AutoTokenizer
+    from sftwise.models import load_tokenizer
 
-    return AutoTokenizer.from_pretrained(tiny_model)
+    return load_tokenizer(tiny_model)
 
 
 def _trained_text(tok, ex):
@@ -53,7 +53,7 @@ def test_missing_chat_template_names_the_fix(tokenizer):
 
     tok = copy.deepcopy(tokenizer)
     tok.chat_template = None
-    with pytest.raises(SftwiseError, match="--chat-template chatml"):
+    with pytest.raises(ParameterError, match="chat_template: .*no chat template.*'chatml'"):
         ensure_chat_template(tok, "some-model")
     ensure_chat_template(tok, "some-model", "chatml")
     ex = encode_conversation(tok, Conversation.from_pairs([("user", "q"), ("model", "a")]))

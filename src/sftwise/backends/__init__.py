@@ -9,6 +9,7 @@ spec                                   generator
 ``gemini:MODEL``                       ``sftwise.backends.gemini`` (google-genai), imported lazily
 =====================================  =====================================================
 
+``PATH`` is anything :func:`sftwise.models.resolve` reads: a model directory, a LoRA checkpoint, a hub id.
 Backends are imported only when chosen, so ``import sftwise.backends`` never imports torch or an SDK.
 """
 
@@ -18,45 +19,46 @@ import os
 from typing import Any
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 SCHEMES = ("hf", "openai", "gemini")
+FORMS = "hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL"
 
 
-def parse_spec(spec: str) -> tuple[str, str, str | None]:
-    """``(scheme, model, base_url)`` from a model spec; raises SftwiseError naming the forms accepted."""
-    if not spec or not spec.strip():
-        raise SftwiseError("--model is empty; expected hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL.")
-    spec = spec.strip()
-    scheme, sep, rest = spec.partition(":")
+def parse_spec(model: str) -> tuple[str, str, str | None]:
+    """``(scheme, name, base_url)`` from a model spec; raises ParameterError (``model``) naming the forms accepted."""
+    if not model or not model.strip():
+        raise ParameterError("model", f"is empty; expected {FORMS}.")
+    model = model.strip()
+    scheme, sep, rest = model.partition(":")
     if not sep or scheme not in SCHEMES:
-        if os.path.isdir(spec):  # os.path: a name too long for the OS is 'not a dir', not an OSError
-            return "hf", spec, None
-        raise SftwiseError(f"--model {spec!r}: unknown backend; expected hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL.")
+        if os.path.isdir(model):  # os.path: a name too long for the OS is 'not a dir', not an OSError
+            return "hf", model, None
+        raise ParameterError("model", f"{model!r}: unknown backend; expected {FORMS}.")
     if not rest:
-        raise SftwiseError(f"--model {spec!r}: the part after '{scheme}:' is empty.")
+        raise ParameterError("model", f"{model!r}: the part after '{scheme}:' is empty.")
     if scheme == "openai":
-        model, at, url = rest.partition("@")
+        name, at, url = rest.partition("@")
         if at and not url.startswith(("http://", "https://")):
-            raise SftwiseError(f"--model {spec!r}: the base URL after '@' must start with http:// or https://.")
-        return scheme, model, url or None
+            raise ParameterError("model", f"{model!r}: the base URL after '@' must start with http:// or https://.")
+        return scheme, name, url or None
     return scheme, rest, None
 
 
-def get_generator(spec: str, **opts: Any) -> Generator:
-    """Build the generator a spec names. ``opts`` go to its constructor (``batch_size``, ``concurrency``,
+def get_generator(model: str, **opts: Any) -> Generator:
+    """Build the generator a model spec names. ``opts`` go to its constructor (``batch_size``, ``concurrency``,
     ``max_retries``, ``timeout_s``, ``on_progress``...); options a backend does not take are dropped."""
     import inspect
 
-    scheme, model, base_url = parse_spec(spec)
+    scheme, name, base_url = parse_spec(model)
     if scheme == "hf":
         from sftwise.backends.hf import HFGenerator as cls
 
-        args: tuple = (model,)
+        args: tuple = (name,)
     elif scheme == "openai":
         from sftwise.backends.openai_compat import OpenAICompatGenerator as cls
 
-        args = (model, base_url)
+        args = (name, base_url)
     else:
         try:
             from sftwise.backends import gemini
@@ -65,7 +67,7 @@ def get_generator(spec: str, **opts: Any) -> Generator:
         cls = getattr(gemini, "GeminiGenerator", None)
         if cls is None:
             raise SftwiseError("sftwise.backends.gemini has no GeminiGenerator yet.")
-        args = (model,)
+        args = (name,)
     accepted = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in opts.items() if v is not None and (takes_any or k in accepted)}

@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
+from sftwise.models import load_causal_lm, load_tokenizer
 
 
 class HFGenerator:
-    """Generate with the model in ``model_path`` (a local directory or an already-cached hub id)."""
+    """Generate with the model ``model_path`` names: a model directory, a LoRA checkpoint of ``sftwise
+    train`` (merged into its base), or a hub id (see :func:`sftwise.models.resolve`)."""
 
     def __init__(
         self,
@@ -47,10 +48,9 @@ class HFGenerator:
         tokenizer=None,
     ):
         if batch_size < 1:
-            raise SftwiseError(f"batch_size must be >= 1, got {batch_size}.")
+            raise ParameterError("batch_size", f"must be >= 1, got {batch_size}.")
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
             raise SftwiseError("the hf backend needs torch and transformers: pip install 'sftwise[train]'.") from None
         self._torch = torch
@@ -59,14 +59,8 @@ class HFGenerator:
         self.batch_size = batch_size
         self.on_progress = on_progress
         self.last_stats: dict[str, float] = {}
-        if model is None and not Path(self.model_path).exists() and "/" not in self.model_path:
-            raise SftwiseError(f"hf model {self.model_path!r}: no such directory. Pass hf:PATH to a saved Hugging Face model.")
-        try:
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(self.model_path)
-            torch_dtype = getattr(torch, dtype) if dtype else None
-            self.model = model or _load_causal_lm(self.model_path, torch_dtype)
-        except (OSError, ValueError) as exc:
-            raise SftwiseError(f"hf model {self.model_path!r}: cannot load it ({str(exc).splitlines()[0]}).") from None
+        self.tokenizer = tokenizer or load_tokenizer(self.model_path)
+        self.model = model or load_causal_lm(self.model_path, dtype=dtype)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         self.model.eval()
@@ -162,20 +156,3 @@ class HFGenerator:
         elapsed = time.perf_counter() - start_all
         self.last_stats = {"completion_tokens": total_tokens, "seconds": elapsed, "tokens_per_s": total_tokens / elapsed if elapsed else 0.0}
         return [r for r in results if r is not None]
-
-
-def _load_causal_lm(path: str, dtype: Any) -> Any:
-    """A full model directory, or a LoRA checkpoint of ``sftwise train`` (adapter only).
-
-    An adapter directory names its base model in ``adapter_config.json``; PEFT loads the base,
-    applies the adapter, and we merge it so generation runs at the plain model's speed.
-    """
-    from transformers import AutoModelForCausalLM
-
-    if (Path(path) / "adapter_config.json").exists():
-        try:
-            from peft import AutoPeftModelForCausalLM
-        except ImportError:
-            raise SftwiseError(f"{path} is a LoRA adapter; loading it needs peft: pip install 'sftwise[train]'.") from None
-        return AutoPeftModelForCausalLM.from_pretrained(path, dtype=dtype).merge_and_unload()
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype)

@@ -17,7 +17,6 @@ with no loss-bearing token is counted and reported.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from sftwise.conversation import Conversation, Dataset
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
+from sftwise.formats import load
 
 IGNORE_INDEX = -100
 
@@ -78,49 +78,9 @@ class PreparedSplit:
 
 
 def load_conversations(path: str | Path, format: str | None = None) -> Dataset:
-    """Read a data file through ``sftwise.formats`` when available, else Gemini JSONL / messages JSONL."""
-    path = Path(path)
-    if not path.exists():
-        raise SftwiseError(f"data file {path} does not exist")
-    try:
-        from sftwise.formats import load  # type: ignore[attr-defined]
-    except ImportError:
-        load = None
-    if load is not None:
-        return load(str(path), format)
-    return _fallback_load(path)
-
-
-def _fallback_load(path: Path) -> Dataset:
-    from sftwise.conversation import Part, Record, Source, Turn
-
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            system = None
-            turns = []
-            if "contents" in row:
-                si = row.get("systemInstruction") or {}
-                system = "\n".join(p.get("text", "") for p in si.get("parts", [])) or None
-                for turn in row["contents"]:
-                    turns.append(Turn(turn.get("role", "user"), [Part(text=p.get("text")) for p in turn.get("parts", []) if "text" in p]))
-            elif "messages" in row:
-                for msg in row["messages"]:
-                    role = msg.get("role")
-                    if role == "system":
-                        system = msg.get("content")
-                    else:
-                        turns.append(Turn.of("model" if role in ("assistant", "model") else "user", msg.get("content") or ""))
-            else:
-                raise SftwiseError(f"{path}:{number}: expected Gemini JSONL ('contents') or chat messages ('messages')")
-            records.append(Record(Conversation(turns=turns, system=system), Source(str(path), number)))
-    return Dataset(records=records, path=str(path), format="gemini")
+    """The conversations of a data file in any supported format, as the audit reads them
+    (:func:`sftwise.formats.load`: a missing file or error-level findings raise)."""
+    return load(path, format)
 
 
 def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | None = None) -> None:
@@ -134,10 +94,11 @@ def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | N
         if "<|im_end|>" in text and tokenizer.convert_tokens_to_ids("<|im_end|>") in (None, tokenizer.unk_token_id):
             tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
     if not getattr(tokenizer, "chat_template", None):
-        raise SftwiseError(
+        raise ParameterError(
+            "chat_template",
             f"the tokenizer of {model_name} has no chat template, so sftwise cannot tell user turns from model turns. "
-            "Pass one: --chat-template chatml (a ChatML template; adds <|im_start|>/<|im_end|>), or --chat-template PATH "
-            "to a Jinja file, e.g. the template of the instruct variant of this model."
+            "Pass one: 'chatml' (a ChatML template; adds <|im_start|>/<|im_end|>), or the path of a Jinja file, "
+            "e.g. the template of the instruct variant of this model.",
         )
     if not getattr(tokenizer, "is_fast", False):
         raise SftwiseError(f"the tokenizer of {model_name} is a slow tokenizer; sftwise needs a fast one (offset mapping) for assistant-only masking")
@@ -176,9 +137,10 @@ def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
 
 def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]]) -> Example:
     if "generation" not in (tokenizer.chat_template or ""):
-        raise SftwiseError(
+        raise ParameterError(
+            "chat_template",
             "the chat template renders earlier turns differently once later turns are added, and has no {% generation %} "
-            "markers, so the model turns cannot be located; pass --chat-template chatml or a template with {% generation %} blocks"
+            "markers, so the model turns cannot be located; pass 'chatml' or a template with {% generation %} blocks.",
         )
     out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids = list(out["input_ids"])

@@ -2,6 +2,9 @@
 
 Features and their trade-offs
 -----------------------------
+* **The model** is whatever :func:`sftwise.models.resolve` reads (a model directory, a hub id),
+  loaded in float32 (autocast lowers the compute, not the master weights); a LoRA adapter
+  directory is refused, since a new checkpoint on its merged weights would name the wrong base.
 * **Chat template, assistant-only loss.** Examples are rendered with the model's own chat template
   (``tokenizer.apply_chat_template``); only model turns carry loss, *including their end-of-turn
   token*, so the tuned model learns to stop (see ``train/data.py`` for how the turns are located).
@@ -22,6 +25,7 @@ Features and their trade-offs
   seen). Each is written into a temporary directory and renamed into place, so a crash or a full
   disk mid-write leaves the previous checkpoint intact; the optimizer state of older checkpoints is
   removed once the new one is in place (they stay loadable for evaluation, not for resuming).
+  The file side of checkpoints and resuming lives in ``train/checkpoint.py``.
 * **Resume** (``resume=True``) restores from the newest complete checkpoint: weights, optimizer,
   scheduler, RNG states, epochs run and tokens seen; log lines written after that checkpoint are
   dropped. The spec is compared with the saved ``config.json``: differences are warned about
@@ -58,8 +62,9 @@ Features and their trade-offs
   own runs a filler batch that is not counted), since each forward gathers weights collectively.
   Checkpoints are unchanged: the full weights (LoRA: the adapter only) and the optimizer state are
   gathered to rank 0's CPU and written in the single-process format, so ``diagnose``, eval and
-  ``--resume`` (under either mode) read them as before. Resume loads the weights before sharding
-  and scatters the optimizer state into the shards.
+  ``resume=True`` (under either mode) read them as before. Resume loads the weights before sharding
+  and scatters the optimizer state into the shards. The process group, the wrapping and the
+  gathering live in ``train/distributed.py``.
 
 Why not TRL's ``SFTTrainer``
 ----------------------------
@@ -72,22 +77,20 @@ callbacks. ``benchmarks/bench_train.py`` measures that this explicit loop costs 
 throughput against it.
 
 Raises :class:`sftwise.errors.SftwiseError` for: a model path that does not exist or is not a causal
-LM, a tokenizer without a chat template (naming the template to pass), over-long examples under
-``overlong="error"``, an empty split, fp16/bf16 on CPU, a full disk while checkpointing,
-``distributed: fsdp`` on a torch without ``torch.distributed.fsdp.fully_shard``.
+LM (``ParameterError`` for ``model``), a tokenizer without a chat template (naming the template to
+pass), over-long examples under ``overlong="error"`` (:class:`OverlongExamples`), an empty split,
+fp16/bf16 on CPU (``precision``), a run directory that already holds a run without ``resume``
+(``run_dir``), a full disk while checkpointing, ``distributed="fsdp"`` on a torch without
+``torch.distributed.fsdp.fully_shard``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -95,17 +98,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sftwise.errors import SftwiseError
-
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.io import write_json
-from sftwise.runlog import METRICS_FILE, MetricPoint, append_metric, read_metrics, write_metrics
+from sftwise.models import load_causal_lm, load_tokenizer
+from sftwise.runlog import METRICS_FILE, MetricPoint, append_metric, read_metrics
+from sftwise.train.checkpoint import (
+    CHECKPOINTS, check_config, complete_checkpoints, latest_checkpoint, load_trainer_state, optimizer_state,
+    restore_training_state, restore_weights, rng_state, save_checkpoint, truncate_log,
+)
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
+from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
 from sftwise.train.spec import CONFIG_FILE, TrainSpec
-
-CHECKPOINTS = "checkpoints"
-STATE_FILE = "trainer_state.pt"
-DONE_FILE = "checkpoint.json"
-
 
 class TrainResult(BaseModel):
     """What a finished (or resumed-and-finished) local run produced."""
@@ -142,7 +145,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     import torch
 
     run_dir = Path(spec.run_dir)
-    dist = _Dist.setup()
+    dist = Dist.setup()
     notes: list[str] = []
     fsdp = spec.distributed == "fsdp" and dist.world > 1
     if spec.distributed == "fsdp" and not fsdp:
@@ -169,16 +172,16 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     start_epoch, global_step, tokens_seen, state = 0, 0, 0, None
     latest = latest_checkpoint(run_dir) if resume else None
     if resume and latest is None and dist.is_main:
-        notes.append(f"--resume: no checkpoint in {run_dir / CHECKPOINTS}, starting from scratch")
-        _truncate_log(run_dir, -1)  # a run that died before its first checkpoint left only stale log lines
+        notes.append(f"resume: no checkpoint in {run_dir / CHECKPOINTS}, starting from scratch")
+        truncate_log(run_dir, -1)  # a run that died before its first checkpoint left only stale log lines
     if latest is not None:
-        notes += _check_config(spec, run_dir)
-        state = torch.load(latest / STATE_FILE, map_location="cpu", weights_only=False)
-        _restore_weights(model, latest, spec)
+        notes += check_config(spec, run_dir)
+        state = load_trainer_state(latest)
+        restore_weights(model, latest, spec)
         start_epoch, global_step, tokens_seen = state["epochs_run"], state["step"], state["tokens_seen"]
     elif dist.is_main:
         if (run_dir / METRICS_FILE).exists() and not resume:
-            raise SftwiseError(f"{run_dir} already holds a run (metrics.jsonl); pass --resume to continue it or choose another --run-dir")
+            raise ParameterError("run_dir", f"{run_dir} already holds a run (metrics.jsonl); resume it or choose another directory.")
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / CONFIG_FILE, spec)
@@ -188,28 +191,18 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     steps_per_epoch = math.ceil(math.ceil(len(train_rows) / spec.batch_size) / dist.world / spec.grad_accum)
     total_steps = steps_per_epoch * spec.epochs
 
-    # 5. Optimizer over the trainable parameters, then the scheduler, which needs the step count.
-    #    Under FSDP the optimizer is built over the shards, so each process keeps only its share of
-    #    the AdamW state.
-    if fsdp:
-        model = _shard(model, device, dist, notes)
-    elif dist.world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    # 5. DDP/FSDP wrapping, then the optimizer over the trainable parameters, then the scheduler,
+    #    which needs the step count. Under FSDP the optimizer is built over the shards, so each
+    #    process keeps only its share of the AdamW state.
+    model = parallelize(model, device, dist, fsdp=fsdp, notes=notes)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=spec.learning_rate, weight_decay=spec.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(spec, total_steps))
-    scaler = _grad_scaler(use_scaler, fsdp)
+    scaler = grad_scaler(use_scaler, fsdp)
     if state is not None:
-        if fsdp:
-            _load_sharded_optimizer(model, optimizer, state["optimizer"])
-        else:
-            optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        _restore_rng(state["rng"])
+        restore_training_state(state, model, optimizer, scheduler, scaler, fsdp=fsdp)
         if dist.is_main:
-            _truncate_log(run_dir, global_step)
+            truncate_log(run_dir, global_step)
 
     log = _Logger(run_dir, spec.tensorboard and dist.is_main, dist)
     pad_id = tokenizer.pad_token_id
@@ -219,7 +212,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
     def validate() -> tuple[float, float, int]:
-        return evaluate_split(_unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist, lockstep=fsdp)
+        return evaluate_split(unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist, lockstep=fsdp)
 
     # 6. Where the model starts.
     init_val = None
@@ -229,7 +222,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
 
     peak = _PeakMemory(device)
     started, trained_tokens = time.perf_counter(), 0
-    checkpoints = [str(p.relative_to(run_dir)) for p in _complete_checkpoints(run_dir)] if latest is not None else []
+    checkpoints = [str(p.relative_to(run_dir)) for p in complete_checkpoints(run_dir)] if latest is not None else []
     bar = _progress(progress and dist.is_main, total_steps, global_step)
 
     # 7. The loop.
@@ -301,16 +294,16 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
             log.point(MetricPoint(step=global_step, epoch=epoch + 1, split="validation", scope="epoch", loss=v[0], token_accuracy=v[1],
                                   tokens_seen=tokens_seen, num_predictions=v[2], checkpoint=ckpt_rel))
         # Under FSDP every process must take part in gathering the shards; rank 0 alone receives them.
-        weights = _gather_weights(model, spec.method == "lora") if fsdp else None
-        optimizer_state = _gather_optimizer(model, optimizer) if fsdp else optimizer.state_dict()
+        weights = gather_weights(model, spec.method == "lora") if fsdp else None
+        optimizer_saved = optimizer_state(model, optimizer, fsdp=fsdp)
         if dist.is_main:
             state = {
                 "epochs_run": epoch + 1, "step": global_step, "tokens_seen": tokens_seen,
-                "optimizer": optimizer_state, "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler else None, "rng": _rng_state(), "seed": spec.seed,
+                "optimizer": optimizer_saved, "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler else None, "rng": rng_state(), "seed": spec.seed,
                 "total_epochs": spec.epochs,
             }
-            save_checkpoint(run_dir, name, _unwrap(model), tokenizer, state, spec, weights=weights)
+            save_checkpoint(run_dir, name, unwrap(model), tokenizer, state, spec, weights=weights)
             checkpoints.append(ckpt_rel)
         dist.barrier()
     if bar:
@@ -356,7 +349,7 @@ def _forward(model: Any, batch: Any, device: Any) -> tuple[Any, int, int]:
     return loss_sum, correct, int(mask.sum())
 
 
-def evaluate_split(model: Any, examples: list, batch_size: int, pad_id: int, device: Any, autocast: Any, dist: _Dist,
+def evaluate_split(model: Any, examples: list, batch_size: int, pad_id: int, device: Any, autocast: Any, dist: Dist,
                    *, lockstep: bool = False) -> tuple[float, float, int]:
     """(loss, token accuracy, predictions) over a whole split, sharded across processes.
 
@@ -382,73 +375,6 @@ def evaluate_split(model: Any, examples: list, batch_size: int, pad_id: int, dev
                 sums.add(float(loss_sum), correct, count, batch.n_tokens)
     model.train()
     return sums.reduce(dist)
-
-
-def save_checkpoint(run_dir: Path, name: str, model: Any, tokenizer: Any, state: dict[str, Any], spec: TrainSpec,
-                    weights: dict[str, Any] | None = None) -> Path:
-    """Write ``checkpoints/<name>`` atomically: temp dir, then rename; a failure leaves older ones intact.
-
-    ``weights``: the full state dict to write instead of reading ``model``'s own (FSDP: its
-    parameters are shards, so the caller passes the gathered full tensors).
-    """
-    import torch
-
-    root = run_dir / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / name
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.tmp-"))
-    try:
-        model.save_pretrained(tmp, state_dict=weights)  # PEFT models save the adapter only
-        tokenizer.save_pretrained(tmp)
-        torch.save(state, tmp / STATE_FILE)
-        (tmp / DONE_FILE).write_text(json.dumps({"epoch": state["epochs_run"], "step": state["step"], "method": spec.method, "base_model": spec.model}), encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        previous = latest_checkpoint(run_dir)
-        kept = f"the previous checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
-        reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else f"{exc.strerror or exc}"
-        raise SftwiseError(f"could not write checkpoint {final}: {reason}; the partial checkpoint was removed and {kept}. Free space and rerun with --resume.") from None
-    for older in _complete_checkpoints(run_dir):
-        if older != final:
-            with contextlib.suppress(FileNotFoundError):
-                (older / STATE_FILE).unlink()
-    return final
-
-
-def _complete_checkpoints(run_dir: Path) -> list[Path]:
-    root = Path(run_dir) / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / DONE_FILE).exists()]
-    return sorted(found, key=lambda p: json.loads((p / DONE_FILE).read_text(encoding="utf-8"))["step"])
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The newest complete checkpoint that can be resumed from (has its trainer state), or None."""
-    resumable = [p for p in _complete_checkpoints(Path(run_dir)) if (p / STATE_FILE).exists()]
-    return resumable[-1] if resumable else None
-
-
-def _check_config(spec: TrainSpec, run_dir: Path) -> list[str]:
-    saved_path = run_dir / CONFIG_FILE
-    if not saved_path.exists():
-        return [f"{saved_path} is missing; cannot check the resumed config"]
-    saved = TrainSpec.model_validate_json(saved_path.read_text(encoding="utf-8"))
-    notes = []
-    for key, (now, before) in spec.differences(saved).items():
-        msg = f"resume: {key} was {before!r} in the saved config, now {now!r}"
-        warnings.warn(msg, stacklevel=2)
-        notes.append(msg)
-    return notes
-
-
-def _truncate_log(run_dir: Path, step: int) -> None:
-    path = run_dir / METRICS_FILE
-    if path.exists():
-        write_metrics(path, [p for p in read_metrics(path) if p.step <= step])
 
 
 def _prepare_data(spec: TrainSpec, tokenizer: Any, notes: list[str]) -> dict[str, PreparedSplit]:
@@ -478,42 +404,17 @@ def _prepare_data(spec: TrainSpec, tokenizer: Any, notes: list[str]) -> dict[str
 
 
 def _load_tokenizer(spec: TrainSpec) -> Any:
-    from transformers import AutoTokenizer
-
-    _check_model_path(spec.model)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.model)
-    except (OSError, ValueError) as exc:
-        raise SftwiseError(f"could not load a tokenizer for {spec.model}: {str(exc).splitlines()[0]}") from None
+    """The model's tokenizer with a chat template (the spec's, else its own) and a pad token."""
+    tokenizer = load_tokenizer(spec.model)
     ensure_chat_template(tokenizer, spec.model, spec.chat_template)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def _check_model_path(model: str) -> None:
-    path = Path(model)
-    exists = os.path.exists(model)  # os.path: an over-long name is 'missing', not an OSError
-    looks_local = model.startswith((".", "/", "~")) or exists or model.count("/") > 1
-    if looks_local and not exists:
-        raise SftwiseError(f"model path {model} does not exist; pass a Hugging Face model directory or a hub id")
-    if exists and not (path / "config.json").exists():
-        raise SftwiseError(f"{model} is not a Hugging Face model directory (no config.json)")
-
-
 def _load_model(spec: TrainSpec, tokenizer: Any, device: Any) -> Any:
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    try:
-        config = AutoConfig.from_pretrained(spec.model)
-    except (OSError, ValueError) as exc:
-        raise SftwiseError(f"could not load the config of {spec.model}: {str(exc).splitlines()[0]}") from None
-    try:
-        model = AutoModelForCausalLM.from_pretrained(spec.model, dtype="float32")
-    except ValueError as exc:
-        raise SftwiseError(f"{spec.model} is a {config.model_type!r} model, not a causal language model; sftwise tunes decoder-only (causal LM) models") from None
-    except OSError as exc:
-        raise SftwiseError(f"could not load {spec.model}: {str(exc).splitlines()[0]}") from None
+    """The base model in float32, grown to the tokenizer (a chat template may add tokens), then the adapter."""
+    model = load_causal_lm(spec.model, for_training=True)
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     if spec.gradient_checkpointing:
@@ -527,140 +428,14 @@ def _load_model(spec: TrainSpec, tokenizer: Any, device: Any) -> Any:
     return model.to(device)
 
 
-def _restore_weights(model: Any, checkpoint: Path, spec: TrainSpec) -> None:
-    from safetensors.torch import load_file
-
-    if spec.method == "lora":
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
-    else:
-        state = {}
-        for shard in sorted(checkpoint.glob("*.safetensors")):
-            state.update(load_file(str(shard)))
-        model.load_state_dict(state, strict=False)
-
-
-# -- FSDP -------------------------------------------------------------------------------------------
-
-
-def _shard(model: Any, device: Any, dist: _Dist, notes: list[str]) -> Any:
-    """Shard ``model`` in place with FSDP2: each decoder layer its own unit, then the root.
-
-    Per-layer units are what make FSDP pay: a layer's full weights exist only during its own
-    forward/backward. The root unit takes the rest (embeddings, final norm, head; tied weights stay
-    tied since both ends are in it). ``fully_shard`` moves each shard to the mesh's device.
-    """
-    import torch
-
-    try:
-        from torch.distributed.device_mesh import init_device_mesh
-        from torch.distributed.fsdp import fully_shard
-    except ImportError:
-        raise SftwiseError(f"distributed: fsdp needs torch.distributed.fsdp.fully_shard (torch >= 2.6), this is torch {torch.__version__}; "
-                           "upgrade torch or use distributed: ddp") from None
-    mesh = init_device_mesh(device.type, (dist.world,))
-    layers = _decoder_layers(model)
-    if not layers:
-        notes.append("fsdp: no decoder layers found; the model is sharded as one unit, so every forward gathers all of its weights at once")
-    for layer in layers:
-        fully_shard(layer, mesh=mesh)
-    fully_shard(model, mesh=mesh)
-    return model
-
-
-def _decoder_layers(model: Any) -> list[Any]:
-    """The repeated blocks of a transformers model: the classes it marks as not to be split
-    (``_no_split_modules``, e.g. ``LlamaDecoderLayer``), else the entries of a ``layers`` ModuleList."""
-    import torch
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # through a PEFT wrapper
-    kinds = set(getattr(base, "_no_split_modules", None) or ())
-    layers = [m for m in model.modules() if type(m).__name__ in kinds]
-    if not layers:
-        layers = [layer for name, m in model.named_modules() if name.split(".")[-1] == "layers" and isinstance(m, torch.nn.ModuleList) for layer in m]
-    return layers
-
-
-def _grad_scaler(enabled: bool, fsdp: bool) -> Any:
-    """fp16's loss scaler. Under FSDP each process sees only its gradient shard, so an overflow may
-    show on one process alone: ``ShardedGradScaler`` agrees on it across processes so all of them
-    skip the same steps (a plain GradScaler would let the shards diverge)."""
-    if not enabled:
-        return None
-    if fsdp:
-        from torch.distributed.fsdp.sharded_grad_scaler import ShardedGradScaler
-
-        return ShardedGradScaler("cuda")
-    import torch
-
-    return torch.amp.GradScaler("cuda")
-
-
-def _full_state_options(**kw: Any) -> Any:
-    from torch.distributed.checkpoint.state_dict import StateDictOptions
-
-    return StateDictOptions(full_state_dict=True, **kw)
-
-
-def _gather_weights(model: Any, trainable_only: bool) -> dict[str, Any]:
-    """The full (unsharded) weights on rank 0's CPU, ``{}`` on the others; every process must call it.
-
-    ``trainable_only`` (LoRA) gathers the adapter alone, as the checkpoint holds nothing else. The
-    gather returns tied weights (embeddings and head) as separate copies; they are tied again so
-    ``save_pretrained`` drops the duplicate, as it does for an unsharded model.
-    """
-    from torch.distributed.checkpoint.state_dict import get_model_state_dict
-
-    weights = get_model_state_dict(model, options=_full_state_options(cpu_offload=True, ignore_frozen_params=trainable_only))
-    first: dict[int, str] = {}
-    for name, param in model.named_parameters(remove_duplicate=False):
-        if name in weights:
-            weights[name] = weights[first.setdefault(id(param), name)]
-    return weights
-
-
-def _gather_optimizer(model: Any, optimizer: Any) -> dict[str, Any]:
-    """The full optimizer state on rank 0's CPU (``{}`` elsewhere), in ``optimizer.state_dict()``'s
-    format; every process must call it."""
-    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
-
-    by_name = get_optimizer_state_dict(model, optimizer, options=_full_state_options(cpu_offload=True))
-    return _optimizer_state_by_index(by_name) if by_name else {}
-
-
-def _load_sharded_optimizer(model: Any, optimizer: Any, saved: dict[str, Any]) -> None:
-    """Scatter a checkpoint's full optimizer state (index-keyed, from any mode) into the shards."""
-    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
-
-    names = [name for name, p in model.named_parameters() if p.requires_grad]  # the optimizer's parameter order
-    set_optimizer_state_dict(model, optimizer, _optimizer_state_by_name(saved, names), options=_full_state_options())
-
-
-def _optimizer_state_by_index(state: dict[str, Any]) -> dict[str, Any]:
-    """torch.distributed.checkpoint's parameter-name-keyed optimizer state -> ``optimizer.state_dict()``'s
-    index-keyed one, so a checkpoint reads the same whichever mode wrote it."""
-    index: dict[str, int] = {}
-    groups = [{**g, "params": [index.setdefault(name, len(index)) for name in g["params"]]} for g in state["param_groups"]]
-    return {"state": {index[name]: v for name, v in state["state"].items()}, "param_groups": groups}
-
-
-def _optimizer_state_by_name(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """The inverse of :func:`_optimizer_state_by_index`; ``names[i]`` is the optimizer's i-th parameter."""
-    if sum(len(g["params"]) for g in state["param_groups"]) != len(names):
-        raise SftwiseError(f"the checkpoint's optimizer state covers {sum(len(g['params']) for g in state['param_groups'])} parameters, "
-                           f"this model trains {len(names)}; was the method or the LoRA config changed?")
-    groups = [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]]
-    return {"state": {names[i]: v for i, v in state["state"].items()}, "param_groups": groups}
-
-
 class OverlongExamples(SftwiseError):
-    """Examples longer than ``max_length`` under ``overlong="error"``. ``problem`` says which; the
-    message adds the CLI's choices, and ``sftwise run`` restates them as config keys."""
+    """Examples longer than ``max_length`` under ``overlong="error"``. ``problem`` says which (the
+    counts and the first offenders); the message adds the choices in parameter terms, which the CLI
+    restates as its flags and ``sftwise run`` as its config keys."""
 
     def __init__(self, problem: str) -> None:
         self.problem = problem
-        super().__init__(f"{problem} Choose: --truncate (cut them), --drop (leave them out), or a larger --max-length.")
+        super().__init__(f"{problem} Choose overlong='truncate' (cut them) or overlong='drop' (leave them out), or a larger max_length.")
 
 
 def _schedule(spec: TrainSpec, total_steps: int):
@@ -679,7 +454,7 @@ def _schedule(spec: TrainSpec, total_steps: int):
     return factor
 
 
-def _precision(precision: str, dist: _Dist) -> tuple[Any, Any, bool]:
+def _precision(precision: str, dist: Dist) -> tuple[Any, Any, bool]:
     import torch
 
     if torch.cuda.is_available():
@@ -688,12 +463,12 @@ def _precision(precision: str, dist: _Dist) -> tuple[Any, Any, bool]:
         if precision in ("auto", "bf16") and torch.cuda.is_bf16_supported():
             return device, torch.bfloat16, False
         if precision == "bf16":
-            raise SftwiseError("bf16 is not supported on this GPU. Please use --precision fp16 or fp32.")
+            raise ParameterError("precision", "bf16 is not supported on this GPU. Please use fp16 or fp32.")
         if precision in ("auto", "fp16"):
             return device, torch.float16, True
         return device, None, False
     if precision in ("bf16", "fp16"):
-        raise SftwiseError(f"{precision} needs a GPU and none is available. Please use --precision fp32 (or auto).")
+        raise ParameterError("precision", f"{precision} needs a GPU and none is available. Please use fp32 (or auto).")
     return torch.device("cpu"), None, False
 
 
@@ -704,29 +479,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    import numpy as np
-    import torch
-
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    import numpy as np
-    import torch
-
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _unwrap(model: Any) -> Any:
-    return model.module if hasattr(model, "module") and not hasattr(model, "peft_config") else model
 
 
 class _Sums:
@@ -744,63 +496,17 @@ class _Sums:
         self.count += count
         self.tokens += tokens
 
-    def reduce(self, dist: _Dist) -> tuple[float, float, int]:
+    def reduce(self, dist: Dist) -> tuple[float, float, int]:
         loss, correct, count = dist.sum_floats([self.loss, float(self.correct), float(self.count)])
         if count == 0:
             return float("nan"), float("nan"), 0
         return loss / count, correct / count, int(count)
 
 
-class _Dist:
-    """torch.distributed when launched by torchrun/accelerate (WORLD_SIZE > 1), else a no-op."""
-
-    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0) -> None:
-        self.rank, self.world, self.local_rank = rank, world, local_rank
-        self.is_main = rank == 0
-
-    @classmethod
-    def setup(cls) -> _Dist:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world <= 1:
-            return cls()
-        import torch
-        import torch.distributed as td
-
-        if not td.is_initialized():
-            td.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        return cls(td.get_rank(), td.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-    def sum_floats(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        import torch
-        import torch.distributed as td
-
-        t = torch.tensor(values, dtype=torch.float64, device="cuda" if torch.cuda.is_available() else "cpu")
-        td.all_reduce(t)
-        return t.tolist()
-
-    def sum_int(self, value: int) -> int:
-        return int(self.sum_floats([float(value)])[0]) if self.world > 1 else value
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as td
-
-            td.barrier()
-
-    def close(self) -> None:
-        if self.world > 1:
-            import torch.distributed as td
-
-            td.barrier()
-            td.destroy_process_group()
-
-
 class _Logger:
     """metrics.jsonl (append + flush per point) and TensorBoard scalars, rank 0 only."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool, dist: _Dist) -> None:
+    def __init__(self, run_dir: Path, tensorboard: bool, dist: Dist) -> None:
         self.path = run_dir / METRICS_FILE
         self.active = dist.is_main
         self.tb = None
