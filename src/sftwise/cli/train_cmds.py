@@ -44,8 +44,8 @@ def recommend(
     else:
         rows += [("learning-rate multiplier", rec.lr_multiplier if rec.lr_multiplier is not None else "default (1.0)"), ("adapter size", rec.adapter_size)]
     rows += [("billable tokens", f"{rec.billable_tokens:,}" if rec.billable_tokens is not None else "-")]
-    if rec.cost:
-        rows.append(("estimated cost", str(rec.cost)))
+    if rec.cost is not None:
+        rows.append(("estimated cost", rec.cost.line()))
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)
@@ -126,10 +126,13 @@ def train(
     else:
         from rich.console import Console
 
-        from sftwise.train.local import train as run_local
+        from sftwise.train.local import OverlongExamples, train as run_local
 
         console = Console(highlight=False)
-        result = run_local(spec, resume=resume, progress=True)
+        try:
+            result = run_local(spec, resume=resume, progress=True)
+        except OverlongExamples as exc:
+            raise SftwiseError(f"{exc.problem} Choose: --truncate (cut them), --drop (leave them out), or a larger --max-length.") from None
         for report in result.data_report:
             console.print(f"{report['split']}: {report['examples_used']}/{report['examples_read']} examples used; "
                           f"over-long {report['overlong']} (truncated {report['truncated']}, dropped {report['dropped_overlong']}); "
