@@ -92,6 +92,8 @@ def test_convert_returns_what_it_wrote(tmp_path):
     (lambda tmp: sftwise.dedup(sample_paths()["test"], tmp), "output"),
     (lambda tmp: sftwise.train(model="m", train="t.jsonl"), "run_dir"),
     (lambda tmp: sftwise.train(model="m", train="t", run_dir=tmp, truncate=True, drop=True), "truncate"),
+    (lambda tmp: sftwise.train(model="m", train="t", run_dir=tmp, rank=0), "rank"),
+    (lambda tmp: sftwise.train(config={"model": "m", "train": "t"}, epochs=0), "epochs"),
     (lambda tmp: sftwise.evaluate(tmp / "out", predictions="p.jsonl", max_new_tokens=0), "max_new_tokens"),
     (lambda tmp: sftwise.skew(sample_paths()["train"], sample_paths()["test"], max_examples=2), "max_examples"),
 ])

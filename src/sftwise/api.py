@@ -323,15 +323,17 @@ def train(
         "chat_template": chat_template, "log_every": log_every, "eval_every": eval_every, "seed": seed,
     }
     given = {key: value for key, value in overrides.items() if value is not None}
-    if isinstance(config, Mapping):
-        spec = TrainSpec.build({**config, **given})
-    elif config is not None:
-        spec = TrainSpec.from_yaml(config, **given)
-    else:
+    if config is None:
         missing = [name for name in ("model", "train", "run_dir") if name not in given]
         if missing:
             raise ParameterError(missing[0], f"is required (missing: {', '.join(missing)}), or give config=spec.yaml.")
-        spec = TrainSpec.build(given)
+    try:
+        spec = TrainSpec.from_yaml(config, **given) if isinstance(config, (str, os.PathLike)) else TrainSpec.build({**(config or {}), **given})
+    except ParameterError as exc:  # a TrainSpec field set by a parameter of another name
+        renamed = {"lora_rank": "rank", "learning_rate": "lr", "overlong": "truncate"}.get(exc.parameter)
+        if renamed is None:
+            raise
+        raise ParameterError(renamed, exc.problem) from None
     if backend == "vertex":
         from sftwise.train.vertex import train_vertex
 
@@ -438,14 +440,15 @@ def compare(
     *,
     metrics: str | Sequence[str] | None = None,
     resamples: int = 1000,
-    seed: int = 12345,
+    seed: int = 0,
     top: int = 5,
 ) -> ComparisonReport:
     """Compare every results directory after the first with the first (the baseline).
 
     Per metric: the delta with a paired bootstrap CI and p-value (McNemar for 0/1 metrics) and
     win/tie/loss counts, plus the ``top`` examples that changed most each way. ``metrics`` is a
-    comma list or a list (default: every metric the directories share). Returns the ``ComparisonReport``.
+    comma list or a list (default: every metric the directories share); ``seed`` seeds the paired
+    bootstrap. Returns the ``ComparisonReport``.
     """
     from sftwise.evaluate.compare import compare as run_compare
 
