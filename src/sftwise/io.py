@@ -93,3 +93,138 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
     raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+# ---- YAML with line numbers: the one loader of every config file ----------------------------
+
+KeyLines = dict[tuple[Any, ...], int]
+"""The 1-based line of every key and list item of a YAML document, keyed by its path, e.g.
+``{("data",): 2, ("data", "train"): 3, ("scale", 1): 7}``; the root is ``()``."""
+
+
+def load_yaml_with_lines(source: str | os.PathLike[str], origin: str | None = None, *, mapping_of: str | None = None) -> tuple[Any, KeyLines]:
+    """Parse YAML and remember where each key is, so that a validation error can name its line.
+
+    ``source`` is a path (``Path``/``PathLike``: the file is read) or the YAML text itself (``str``,
+    then ``origin`` names it in messages, e.g. ``<built-in rubric fluency>``). ``mapping_of`` says
+    what the top-level mapping holds; with it, anything but a mapping at the top is an error.
+    """
+    import yaml
+
+    if isinstance(source, str):
+        text, origin = source, origin or "<text>"
+    else:
+        path = Path(source)
+        origin = origin or str(path)
+        if not path.is_file():
+            raise SftwiseError(f"{origin} does not exist; check the path.")
+        text = path.read_text(encoding="utf-8")
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)  # the reader already refuses control characters
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        lines: KeyLines = {(): 1}
+        if node is not None:
+            _record_lines(loader, node, (), lines)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}" if mark else origin
+        raise SftwiseError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if mapping_of is not None and not isinstance(data, dict):
+        raise SftwiseError(f"{origin}: expected a mapping of {mapping_of} at the top, got {type(data).__name__}")
+    return data, lines
+
+
+def _record_lines(loader: Any, node: Any, path: tuple[Any, ...], lines: KeyLines) -> None:
+    """Walk the composed YAML nodes beside the constructed data, recording each key's line."""
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None:
+                continue
+            lines.setdefault((*path, key), key_node.start_mark.line + 1)
+            _record_lines(loader, value_node, (*path, key), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _record_lines(loader, item, (*path, index), lines)
+
+
+def line_of(lines: KeyLines, loc: tuple[Any, ...]) -> int | None:
+    """The line of ``loc``, or of its deepest ancestor in the file (a missing key: its parent)."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def validation_problems(exc: Any, lines: KeyLines, origin: str, model: Any = None) -> list[str]:
+    """One ``origin:line: key: problem`` line per error of a pydantic ``ValidationError``.
+
+    ``model`` (the pydantic model that was validated) lets an unknown key name the closest valid
+    one. pydantic is not imported here: this module is on the CLI's start-up path.
+    """
+    located = sorted(((line_of(lines, tuple(err["loc"])) or 0, describe_error(err, model)) for err in exc.errors()), key=lambda p: p[0])
+    return [f"{origin}:{line}: {problem}" if line else f"{origin}: {problem}" for line, problem in located]
+
+
+def config_error(what: str, exc: Any, lines: KeyLines, origin: str, model: Any = None) -> SftwiseError:
+    """The error to raise for an invalid config file: ``invalid WHAT:`` then one problem a line."""
+    return SftwiseError(f"invalid {what}:\n  " + "\n  ".join(validation_problems(exc, lines, origin, model)))
+
+
+def describe_error(err: dict[str, Any], model: Any = None) -> str:
+    """One pydantic error as a sentence that names its key (dotted), without a location."""
+    import difflib
+
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        parent = ".".join(str(p) for p in loc[:-1])
+        valid = list(getattr(_model_at(model, loc[:-1]), "model_fields", {}))
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else (f"valid keys: {', '.join(valid)}" if valid else "check its spelling")
+        return f"unknown key '{loc[-1]}'" + (f" in {parent}" if parent else "") + f"; {hint}"
+    if err["type"] == "missing":
+        return f"missing required key '{key}'"
+    return f"{key}: {error_problem(err)}" if key else error_problem(err)
+
+
+def error_problem(err: dict[str, Any]) -> str:
+    """What is wrong with the value of one pydantic error, with the value received when it is short."""
+    error = (err.get("ctx") or {}).get("error")
+    message = str(error) if err["type"] == "value_error" and error is not None else err["msg"]
+    value = err.get("input")
+    scalar = value is None or isinstance(value, (str, int, float, bool))
+    return f"{message} (got {value!r})" if err["loc"] and scalar and repr(value) not in message else message
+
+
+def _model_at(model: Any, parts: tuple[Any, ...]) -> Any:
+    """The pydantic model that holds the keys at ``parts`` (list indices skipped), or None."""
+    for part in parts:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        model = _inner_model(field.annotation) if field is not None else None
+    return model
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The first pydantic model inside an annotation such as ``list[ScaleLevel] | None``."""
+    import typing
+
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None

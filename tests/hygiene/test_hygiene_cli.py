@@ -55,3 +55,14 @@ def test_split_and_skew_cli(tmp_path):
     assert "Verdict" in result.output and json.loads((tmp_path / "k.json").read_text())["signals"]
     result = runner.invoke(app, ["skew", str(train), str(tmp_path / "missing.txt")])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_split_library_errors_name_the_flags(tmp_path):
+    """split_dataset raises ParameterError("test" / "stratify"); the CLI shows the flag."""
+    train = write_gemini(tmp_path / "train.jsonl", PAIRS)
+    result = runner.invoke(app, ["split", str(train), "-o", str(tmp_path / "s"), "--validation", "0.6", "--test", "0.5"])
+    assert result.exit_code == 2 and "error: --test: validation + test must leave something to train on" in result.output, result.output
+    result = runner.invoke(app, ["split", str(train), "-o", str(tmp_path / "s"), "--validation", "1.5"])
+    assert result.exit_code == 2 and "error: --validation: must be a fraction in [0, 1); got 1.5" in result.output, result.output
+    result = runner.invoke(app, ["split", str(train), "-o", str(tmp_path / "s"), "--stratify", "label"])
+    assert result.exit_code == 2 and "error: --stratify: 'label': no record has that field" in result.output, result.output

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from sftwise.pipeline import runner as pipeline
-from sftwise.errors import SftwiseError
-from sftwise.pipeline.config import DataConfig, ModelConfig, PipelineConfig, TrainStepConfig
+from sftwise.errors import ParameterError, SftwiseError
+from sftwise.pipeline.config import (
+    AuditStepConfig,
+    BaselineStepConfig,
+    DataConfig,
+    ModelConfig,
+    PipelineConfig,
+    SplitStepConfig,
+    TrainStepConfig,
+)
 from sftwise.pipeline.state import STATE_FILE
 
 
@@ -104,3 +113,78 @@ def test_unexpected_exception_keeps_traceback_in_state(tmp_path: Path, monkeypat
         pipeline.run_pipeline(_config(tmp_path), tmp_path / "run", echo=lambda s: None)
     state = json.loads((tmp_path / "run" / STATE_FILE).read_text())
     assert "Traceback" in state["steps"]["audit"]["error"]
+
+
+# ---- a library ParameterError is restated as the config key that sets the parameter ---------------
+
+
+def _only(monkeypatch: pytest.MonkeyPatch, name: str, body) -> None:  # noqa: ANN001 - a step body
+    step = next(s for s in pipeline.STEPS if s.name == name)
+    monkeypatch.setattr(pipeline, "STEPS", [pipeline.Step(step.name, (), lambda c: (), body, lambda c: True, step.section, step.keys)])
+
+
+@pytest.mark.parametrize(
+    "step, parameter, key",
+    [("eval", "max_new_tokens", "eval.max_new_tokens"), ("baseline", "max_new_tokens", "eval.max_new_tokens"),
+     ("baseline", "few_shot", "baseline.few_shot"), ("train", "overlong", "train.overlong"), ("train", "max_length", "model.max_length"),
+     ("train", "validation", "data.validation"), ("split", "validation", "split.validation"), ("audit", "max_tokens", "audit.max_tokens"),
+     ("compare", "seed", "seed")],
+)
+def test_parameter_error_names_its_config_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, parameter: str, key: str) -> None:
+    def body(ctx: pipeline.RunContext) -> tuple[list[str], str]:
+        raise ParameterError(parameter, "is wrong, got 0.")
+
+    _only(monkeypatch, step, body)
+    with pytest.raises(SftwiseError) as err:
+        pipeline.run_pipeline(_config(tmp_path), tmp_path / "run", echo=lambda s: None)
+    assert str(err.value).startswith(f"step '{step}' failed: {key}: is wrong, got 0.")
+    assert json.loads((tmp_path / "run" / STATE_FILE).read_text())["steps"][step]["error"] == f"{key}: is wrong, got 0."
+
+
+def test_a_real_library_parameter_error_in_the_split_step(tmp_path: Path) -> None:
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"prompt": f"question {i}", "completion": f"answer {i}"}) + "\n" for i in range(20)))
+    config = PipelineConfig(data=DataConfig(train=str(train)), model=ModelConfig(base="tiny"), audit=AuditStepConfig(enabled=False),
+                            split=SplitStepConfig(enabled=True, validation=0.6, test=0.5), baseline=BaselineStepConfig(enabled=False),
+                            train=TrainStepConfig(enabled=False), report=False)
+    with pytest.raises(SftwiseError, match=r"step 'split' failed: split.test: validation \+ test must leave something to train on"):
+        pipeline.run_pipeline(config, tmp_path / "run", echo=lambda s: None)
+
+
+# ---- the train step: every train key reaches the TrainSpec; vertex gets bucket, project, location ----
+
+
+def _train_step_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **config: object) -> object:
+    from sftwise.train import local, vertex
+
+    seen = {}
+
+    def fake(spec, **kwargs):  # noqa: ANN001, ANN003 - records what the step passes
+        seen["spec"], seen["kwargs"] = spec, kwargs
+        return SimpleNamespace(summary="tuned")
+
+    monkeypatch.setattr(local, "train", fake)
+    monkeypatch.setattr(vertex, "train_vertex", fake)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "recommendation.json").write_text(json.dumps({"epochs": 4, "learning_rate": 1e-4, "lora_rank": 16, "lora_alpha": 32}))
+    cfg = _config(tmp_path).model_copy(update=config)
+    assert pipeline._step_train(pipeline.RunContext(config=cfg, run_dir=run_dir)) == (["train"], "tuned")
+    return seen
+
+
+def test_train_keys_and_the_recommendation_reach_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = TrainStepConfig(epochs=2, grad_accum=3, lora_dropout=0.1, batching="packed", overlong="drop")
+    seen = _train_step_spec(tmp_path, monkeypatch, model=ModelConfig(base="some/model", max_length=128), train=train)
+    spec = seen["spec"]
+    assert (spec.epochs, spec.grad_accum, spec.lora_dropout, spec.batching, spec.overlong) == (2, 3, 0.1, "packed", "drop")  # the config wins
+    assert (spec.learning_rate, spec.lora_rank, spec.lora_alpha) == (1e-4, 16, 32)  # not set: the recommendation
+    assert (spec.model, spec.max_length, spec.run_dir) == ("some/model", 128, str(tmp_path / "run" / "train"))
+
+
+def test_vertex_backend_gets_bucket_project_and_location_from_the_train_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = TrainStepConfig(bucket="gs://my-bucket", project="my-project", location="europe-west4", adapter_size=8)
+    seen = _train_step_spec(tmp_path, monkeypatch, model=ModelConfig(base="gemini-2.5-flash"), backend="vertex", train=train)
+    spec = seen["spec"]
+    assert (spec.bucket, spec.project, spec.location, spec.adapter_size) == ("gs://my-bucket", "my-project", "europe-west4", 8)
+    assert seen["kwargs"]["wait"] is True  # and train_vertex reads bucket/project/location from the spec (tests/vertex)

@@ -73,3 +73,21 @@ def test_cli_errors_are_one_line_without_traceback(emulator, tmp_path, monkeypat
     monkeypatch.setattr(client, "default_credentials", lambda: (object(), None))
     result = runner.invoke(app, ["jobs", "list"])
     assert result.exit_code == 2 and "no Google Cloud project given: pass --project" in result.output
+
+
+def test_train_config_bucket_project_and_location_are_used(emulator, datasets, tmp_path):
+    """TrainSpec's bucket/project/location keys reach the job (before, only the flags did)."""
+    train, val = datasets
+    spec = tmp_path / "spec.yaml"
+    text = (f"model: gemini-2.5-flash\ntrain: {train}\nvalidation: {val}\nrun_dir: {tmp_path / 'run'}\n"
+            f"bucket: gs://sftwise-test/from-spec\nproject: {PROJECT}\nlocation: {LOCATION}\n")
+    spec.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait"])
+    assert result.exit_code == 0, result.output
+    assert emulator.objects and all(name.startswith("from-spec/") for _, name in emulator.objects)  # no --bucket flag given
+    assert emulator.bodies("POST", f"/v1beta1/projects/{PROJECT}/locations/{LOCATION}/tuningJobs")
+    spec.write_text(text.replace(LOCATION, "mars-central1"), encoding="utf-8")
+    result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait"])
+    assert result.exit_code == 2 and "region 'mars-central1' does not offer Gemini tuning" in " ".join(result.output.split())
+    result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait", "--location", LOCATION])
+    assert result.exit_code == 0, result.output  # a flag wins over the spec

@@ -9,32 +9,48 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
-from sftwise.errors import SftwiseError
+from sftwise.cli.options import flag_for
+from sftwise.errors import ParameterError, SftwiseError
 
 
-class _SftwiseGroup(TyperGroup):
-    """Turns :class:`SftwiseError` into a one-line message and exit code 2, never a traceback."""
+class SftwiseGroup(TyperGroup):
+    """Turns :class:`SftwiseError` into a one-line message and exit code 2, never a traceback.
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    A :class:`ParameterError` from the library names a Python parameter; it is shown with the
+    flag of the command that was run (:func:`~sftwise.cli.options.flag_for`), so ``max_new_tokens:``
+    reads ``--max-new-tokens:`` on the command line. Command groups nested in the app (``jobs``)
+    use this class too, so their commands are known as well.
+    """
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         return list(self.commands)  # keep the workflow order of registration, not alphabetical
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[_COMMAND] = command  # meta is shared by the whole context chain: the innermost wins
+        return name, command, rest
+
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SftwiseError as exc:
             from rich.console import Console
+            from rich.markup import escape
 
-            Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            message = exc.restated(flag_for(exc.parameter, ctx.meta.get(_COMMAND))) if isinstance(exc, ParameterError) else str(exc)
+            Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
             raise typer.Exit(code=2) from None
+
+
+_COMMAND = "sftwise.command"
 
 
 app = typer.Typer(
     name="sftwise",
-    cls=_SftwiseGroup,
+    cls=SftwiseGroup,
     help="Supervised fine-tuning done right: audit your data, get a baseline, tune, diagnose, evaluate.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

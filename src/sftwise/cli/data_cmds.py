@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
+from sftwise.cli.options import json_option, map_option, output_file_argument, parse_field_map
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -20,7 +21,7 @@ def audit(
     model: Optional[str] = typer.Option(None, "--model", help="local model directory or cached HF name: its tokenizer counts tokens, its context sets the limit"),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="per-example token limit (your trainer's max_length); overrides the model's"),
     target: Optional[str] = typer.Option(None, "--target", help="check a tuning service's limits too, e.g. gemini-2.5-flash"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the full report (findings and statistics) as JSON"),
+    json_out: Optional[Path] = json_option("write the full report (findings and statistics) as JSON"),
     max_listed: int = typer.Option(50, "--max-listed", min=0, help="locations listed per finding code and file (0 = all)"),
 ) -> None:
     """Check a fine-tuning dataset before tuning: schema, lengths, dataset-level problems, duplicates.
@@ -31,11 +32,8 @@ def audit(
     from rich.console import Console
 
     from sftwise.audit import audit as run_audit
-    from sftwise.errors import SftwiseError
     from sftwise.io import write_json
 
-    if json_out is not None and json_out.is_dir():
-        raise SftwiseError(f"--json {json_out} is a directory; give a file path such as {json_out / 'audit.json'}.")
     with Console(stderr=True).status(f"Auditing {train}" + (f", {validation}" if validation else "") + (f", {test}" if test else "") + " ..."):
         report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=max_listed)
     if json_out:
@@ -88,12 +86,12 @@ def _render(report, rows_per_code: int = 10) -> None:  # noqa: ANN001 - AuditRep
 @app.command()
 def convert(
     input: Path = typer.Argument(..., help="file to convert (.jsonl, .json, .csv, .parquet)"),
-    output: Path = typer.Argument(..., help="file to write; the container comes from its extension"),
+    output: Path = output_file_argument("file to write; the container comes from its extension", example="converted.jsonl"),
     to: str = typer.Option("gemini", "--to", help="output format: gemini, messages, prompt_completion, alpaca, sharegpt"),
     from_format: Optional[str] = typer.Option(None, "--from", help="input format (default: detected per record)"),
     system: Optional[str] = typer.Option(None, "--system", help="system instruction to add to examples that have none"),
     instruction_prefix: Optional[str] = typer.Option(None, "--instruction-prefix", help="text put before each example's first user turn"),
-    field_map: list[str] = typer.Option([], "--map", help="rename an input field, e.g. --map question=prompt --map answer=completion"),
+    field_map: list[str] = map_option(),
     force: bool = typer.Option(False, "--force", help="convert the records that could be read even when the input has errors"),
 ) -> None:
     """Convert a dataset between formats (and add a system instruction or an instruction prefix)."""
@@ -104,14 +102,8 @@ def convert(
 
     if to not in FORMATS:
         raise SftwiseError(f"--to {to!r} is not a format; expected one of {', '.join(FORMATS)}.")
-    mapping = {}
-    for item in field_map:
-        old, sep, new = item.partition("=")
-        if not sep or not old or not new:
-            raise SftwiseError(f"--map {item!r}: expected OLD=NEW, e.g. --map question=prompt.")
-        mapping[old] = new
     refuse_overwrite_input(output, input)
-    result = read(input, from_format, field_map=mapping or None)
+    result = read(input, from_format, field_map=parse_field_map(field_map))
     errors = result.errors
     if errors and not force:
         shown = "\n  ".join(str(f) for f in sort_findings(errors)[:5])

@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
+from sftwise.cli.options import json_option, output_dir_option, output_file_option, seed_option
 
 
 def _console():
@@ -30,7 +31,7 @@ def _fmt(value: float | None, scale: float = 1.0) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    output: Path = typer.Option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json)."),
+    output: Path = output_dir_option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="hf:PATH | openai:MODEL@http://host:port/v1 | gemini:MODEL."),
     data: Optional[Path] = typer.Option(None, "--data", help="Eval set (any format sftwise reads); the last model turn is the reference."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score saved predictions (JSONL/JSON) without a model."),
@@ -41,7 +42,7 @@ def eval_cmd(
     few_shot: int = typer.Option(0, "--few-shot", help="Number of shots (K)."),
     shots_from: Optional[Path] = typer.Option(None, "--shots-from", help="File to draw shots from (never the eval set)."),
     shots_in: str = typer.Option("turns", "--shots-in", help="turns (alternating chat turns) or system (examples in the system instruction)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for shots, sampling and the bootstrap."),
+    seed: int = seed_option("Seed for shots, sampling and the bootstrap."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
     temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
     top_p: float = typer.Option(1.0, "--top-p"),
@@ -58,7 +59,7 @@ def eval_cmd(
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples for the 95 % CIs."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Response cache (SQLite); default ~/.cache/sftwise/responses.sqlite."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON here."),
+    json_out: Optional[Path] = json_option("Also write the summary as JSON here."),
 ) -> None:
     """Evaluate a model zero-/few-shot on an eval set, or score saved predictions; metrics with 95 % CIs."""
     import json
@@ -130,9 +131,9 @@ def compare_cmd(
     results: list[Path] = typer.Argument(..., help="Results directories; the first is the baseline."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma list of metrics to compare (default: all shared)."),
     resamples: int = typer.Option(1000, "--resamples", help="Paired bootstrap resamples."),
-    seed: int = typer.Option(12345, "--seed", help="Seed of the paired bootstrap."),
+    seed: int = seed_option("Seed of the paired bootstrap."),
     top: int = typer.Option(5, "--top", help="Examples to show that changed most each way."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the ComparisonReport as JSON here."),
+    json_out: Optional[Path] = json_option("Write the ComparisonReport as JSON here."),
 ) -> None:
     """Per-metric deltas with paired bootstrap CIs and p-values (McNemar for 0/1 metrics), win/tie/loss."""
     from rich.console import Console
@@ -176,8 +177,8 @@ def hard_examples_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many candidates."),
     min_similarity: float = typer.Option(0.1, "--min-similarity", help="Minimum TF-IDF cosine to a failure."),
     near_dup: float = typer.Option(0.5, "--near-dup", help="Drop candidates with char-5-gram Jaccard >= this to any eval example."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the selected pool examples here (Gemini JSONL)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the report as JSON here."),
+    output: Optional[Path] = output_file_option(None, "-o", "--output", help="Write the selected pool examples here (Gemini JSONL).", example="hard.jsonl"),
+    json_out: Optional[Path] = json_option("Write the report as JSON here."),
 ) -> None:
     """The failed eval examples and the most similar training candidates, guarded against eval near-duplicates."""
     from rich.console import Console

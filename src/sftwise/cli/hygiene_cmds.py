@@ -8,33 +8,13 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
-
-_MAP_HELP = "rename an input field, e.g. --map question=prompt --map answer=completion"
-
-
-def _field_map(items: list[str]) -> dict[str, str] | None:
-    from sftwise.errors import SftwiseError
-
-    mapping = {}
-    for item in items:
-        old, sep, new = item.partition("=")
-        if not sep or not old or not new:
-            raise SftwiseError(f"--map {item!r}: expected OLD=NEW, e.g. --map question=prompt.")
-        mapping[old] = new
-    return mapping or None
-
-
-def _check_json_path(path: Optional[Path], option: str = "--json") -> None:
-    from sftwise.errors import SftwiseError
-
-    if path is not None and path.is_dir():
-        raise SftwiseError(f"{option} {path} is a directory; give a file path such as {path / 'report.json'}.")
+from sftwise.cli.options import MAP_HELP, json_option, map_option, output_dir_option, output_file_option, parse_field_map, seed_option
 
 
 @app.command()
 def dedup(
     train: Path = typer.Argument(..., help="dataset file (.jsonl, .json, .csv, .parquet; any supported format)"),
-    output: Path = typer.Option(..., "-o", "--output", help="where to write the deduplicated dataset (never the input)"),
+    output: Path = output_file_option(..., "-o", "--output", help="where to write the deduplicated dataset (never the input)", example="train.dedup.jsonl"),
     method: str = typer.Option("exact,near", "--method", help="comma-separated: exact, near, substr, semantic"),
     threshold: float = typer.Option(0.5, "--threshold", min=0.01, max=1.0, help="near duplicates: Jaccard similarity of shingle sets"),
     unit: str = typer.Option("char", "--unit", help="near duplicates: shingle unit, char or word"),
@@ -54,10 +34,10 @@ def dedup(
     embedding_model: Optional[str] = typer.Option(None, "--embedding-model", help="semantic: sentence-transformers model name or path (default: offline TF-IDF/LSA)"),
     min_topic_size: int = typer.Option(50, "--min-topic-size", min=2, help="semantic: report topic clusters at least this large"),
     fmt: Optional[str] = typer.Option(None, "--format", help="output format (default: the input's)"),
-    field_map: list[str] = typer.Option([], "--map", help=_MAP_HELP),
-    report_path: Optional[Path] = typer.Option(None, "--report", help="write the full report (every removed record) as JSON"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="same as --report"),
-    seed: int = typer.Option(0, "--seed", help="seed for the semantic clustering"),
+    field_map: list[str] = map_option(),
+    report_path: Optional[Path] = output_file_option(None, "--report", help="write the full report (every removed record) as JSON"),
+    json_out: Optional[Path] = json_option("same as --report"),
+    seed: int = seed_option("seed for the semantic clustering"),
     max_listed: int = typer.Option(20, "--max-listed", min=0, help="removed records listed on screen (0 = all)"),
 ) -> None:
     """Remove exact, near and semantic duplicates; report (and optionally cut) repeated substrings.
@@ -80,10 +60,6 @@ def dedup(
         raise SftwiseError(f"--unit must be char or word; got {unit!r}.")
     if keep not in ("first", "longest"):
         raise SftwiseError(f"--keep must be first or longest; got {keep!r}.")
-    for path, opt in ((report_path, "--report"), (json_out, "--json")):
-        _check_json_path(path, opt)
-    if output.is_dir():
-        raise SftwiseError(f"-o {output} is a directory; give a file path such as {output / 'train.dedup.jsonl'}.")
     refuse_overwrite_input(output, train)
     config = DedupConfig(
         methods=[m.strip() for m in method.split(",") if m.strip()], field=field,
@@ -94,7 +70,7 @@ def dedup(
     ).validated()
     err = Console(stderr=True)
     with err.status(f"Reading {train} ..") as status:
-        dataset = load(train, field_map=_field_map(field_map))
+        dataset = load(train, field_map=parse_field_map(field_map))
         kept, report = run_dedup(dataset, config, progress=lambda msg: status.update(f"{train}: {msg} .."))
         write(kept, output, format=fmt or dataset.format or "gemini")
     for path in (report_path, json_out):
@@ -126,32 +102,27 @@ def dedup(
 @app.command()
 def split(
     data: Path = typer.Argument(..., help="dataset file to split"),
-    output: Path = typer.Option(Path("splits"), "-o", "--output", help="directory for train.jsonl, validation.jsonl, test.jsonl"),
+    output: Path = output_dir_option(Path("splits"), "-o", "--output", help="directory for train.jsonl, validation.jsonl, test.jsonl"),
     validation: float = typer.Option(0.1, "--validation", help="fraction for validation"),
     test: float = typer.Option(0.1, "--test", help="fraction for test"),
     stratify: Optional[str] = typer.Option(None, "--stratify", help="keep the mix of this meta field (a label column) in every split"),
-    seed: int = typer.Option(0, "--seed", help="the same seed gives the same split"),
+    seed: int = seed_option("the same seed gives the same split"),
     dedup: bool = typer.Option(True, "--dedup/--no-dedup", help="drop exact and near duplicates first"),
     fmt: Optional[str] = typer.Option(None, "--format", help="output format (default: the input's)"),
-    field_map: list[str] = typer.Option([], "--map", help=_MAP_HELP),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the summary as JSON"),
+    field_map: list[str] = map_option(),
+    json_out: Optional[Path] = json_option("write the summary as JSON"),
 ) -> None:
     """Leakage-safe split: near-duplicate groups never straddle train/validation/test."""
     from rich.console import Console
     from rich.table import Table
 
-    from sftwise.errors import SftwiseError
-
     from sftwise.io import write_json
     from sftwise.hygiene.split import split_dataset
 
-    _check_json_path(json_out)
-    if output.exists() and not output.is_dir():
-        raise SftwiseError(f"-o {output} is a file; give a directory for train.jsonl, validation.jsonl and test.jsonl.")
     err = Console(stderr=True)
     with err.status(f"Splitting {data} ..") as status:
         result = split_dataset(data, validation=validation, test=test, seed=seed, dedup=dedup, stratify=stratify, output_dir=output,
-                               format=fmt, field_map=_field_map(field_map), progress=lambda m: status.update(f"{data}: {m} .."))
+                               format=fmt, field_map=parse_field_map(field_map), progress=lambda m: status.update(f"{data}: {m} .."))
     if json_out:
         write_json(json_out, result)
     console = Console(highlight=False)
@@ -180,11 +151,11 @@ def split(
 def skew(
     train: Path = typer.Argument(..., help="tuning data (any supported format)"),
     production: Path = typer.Argument(..., help="production sample: prompts one per line, JSONL of prompts, or a dataset file"),
-    seed: int = typer.Option(0, "--seed", help="seed for sampling, permutation thresholds and the classifier"),
+    seed: int = seed_option("seed for sampling, permutation thresholds and the classifier"),
     max_examples: int = typer.Option(5000, "--max-examples", min=10, help="examples per side (a seeded sample beyond this)"),
     permutations: int = typer.Option(20, "--permutations", min=0, help="shuffled-label runs for the classifier's threshold"),
-    field_map: list[str] = typer.Option([], "--map", help=_MAP_HELP + " (tuning data)"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the full report as JSON"),
+    field_map: list[str] = map_option(MAP_HELP + " (tuning data)"),
+    json_out: Optional[Path] = json_option("write the full report as JSON"),
 ) -> None:
     """Training-serving skew: does the tuning data look like production inputs?
 
@@ -196,9 +167,8 @@ def skew(
     from sftwise.io import write_json
     from sftwise.hygiene.skew import skew_files
 
-    _check_json_path(json_out)
     with Console(stderr=True).status(f"Comparing {train} with {production} .."):
-        report = skew_files(train, production, field_map=_field_map(field_map), seed=seed, max_examples=max_examples, permutations=permutations)
+        report = skew_files(train, production, field_map=parse_field_map(field_map), seed=seed, max_examples=max_examples, permutations=permutations)
     if json_out:
         write_json(json_out, report)
     console = Console(highlight=False)

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
+from sftwise.cli.options import json_option, output_dir_option, seed_option
 
 
 @app.command("judge", rich_help_panel="Evaluate")
@@ -19,17 +20,17 @@ def judge_cmd(
     judge: str = typer.Option(..., "--judge", help="judge model spec, e.g. openai:MODEL@http://127.0.0.1:8000/v1"),
     rubric: str = typer.Option("instruction_following", "--rubric", help="built-in rubric name or a rubric YAML file"),
     against: Optional[Path] = typer.Option(None, "--against", help="second results directory: judge pairwise, A=RESULTS vs B=this"),
-    output: Path = typer.Option(..., "-o", "--output", help="results directory to write, with the judge scores joined in (may be RESULTS)"),
+    output: Path = output_dir_option(..., "-o", "--output", help="results directory to write, with the judge scores joined in (may be RESULTS)"),
     max_tokens: int = typer.Option(512, "--max-tokens", help="judge reply length limit"),
     temperature: float = typer.Option(0.0, "--temperature"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = seed_option("seed of the judge's sampling"),
     price_input: Optional[float] = typer.Option(None, "--price-input", help="USD per million prompt tokens, for the cost estimate"),
     price_output: Optional[float] = typer.Option(None, "--price-output", help="USD per million completion tokens"),
     concurrency: int = typer.Option(8, "--concurrency", help="judge requests in flight at once"),
     max_retries: int = typer.Option(4, "--max-retries", help="retries of a failed judge request (429, 5xx, timeouts)"),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite response cache (default ~/.cache/sftwise/responses.sqlite)"),
     no_cache: bool = typer.Option(False, "--no-cache", help="always ask the judge, never reuse a cached reply"),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="also write the judge report as JSON here"),
+    json_path: Optional[Path] = json_option("also write the judge report as JSON here"),
 ) -> None:
     """Grade predictions with a language-model judge against a rubric (pointwise, or pairwise in both orders)."""
     from rich.console import Console
@@ -149,8 +150,8 @@ def calibrate_cmd(
     results: Optional[Path] = typer.Option(None, "--results", help="results directory the grid's judges grade (with --search)"),
     task: Optional[str] = typer.Option(None, "--task", help="only use labels of this task (rubric name or pairwise:RUBRIC)"),
     holdout: float = typer.Option(0.5, "--holdout", help="share of labelled items held out from the choice of judge"),
-    seed: int = typer.Option(0, "--seed"),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="write the calibration report as JSON here"),
+    seed: int = seed_option("seed of the tuning / held-out split of the labelled items"),
+    json_path: Optional[Path] = json_option("write the calibration report as JSON here"),
 ) -> None:
     """How well does the judge agree with your annotators? Pick the judge configuration closest to them."""
     from rich.console import Console

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
+from sftwise.cli.options import output_file_option
 
 
 @app.command()
@@ -60,7 +61,7 @@ def demo(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="a run directory of `sftwise run` or `sftwise train`"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="where to write the HTML; default RUN_DIR/report.html"),
+    output: Optional[Path] = output_file_option(None, "-o", "--output", help="where to write the HTML; default RUN_DIR/report.html", example="report.html"),
 ) -> None:
     """Write one self-contained report.html (audit, hyperparameters, curves, diagnosis, baseline vs tuned)."""
     from sftwise.report import build_report

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
+from sftwise.cli.options import json_option
 
 _VERDICT_STYLE = {"healthy": "bold green", "under-trained": "bold yellow", "overfitting": "bold red", "data-issue": "bold magenta"}
 
@@ -18,7 +19,7 @@ def recommend(
     data: Path = typer.Option(..., "--data", help="training file"),
     modality: str = typer.Option("text", "--modality", help="text, image or audio"),
     method: Optional[str] = typer.Option(None, "--method", help="open models: lora or full (default: lora; full for sftwise.demo.tiny models)"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the recommendation as JSON"),
+    json_out: Optional[Path] = json_option("write the recommendation as JSON"),
 ) -> None:
     """Recommend epochs, learning rate (multiplier) and adapter size / LoRA rank, from Google's published guidance."""
     from rich.console import Console
@@ -89,7 +90,7 @@ def train(
     location: Optional[str] = typer.Option(None, "--location", help="vertex: region, e.g. us-central1"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="vertex: poll until the job ends"),
     display_name: Optional[str] = typer.Option(None, "--display-name", help="vertex: tuned model display name"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the result as JSON"),
+    json_out: Optional[Path] = json_option("write the result as JSON"),
 ) -> None:
     """Tune a model: LoRA or full fine-tuning locally, or a Gemini tuning job on Vertex AI.
 
@@ -149,7 +150,7 @@ def train(
 def diagnose(
     run_dir: Path = typer.Argument(..., help="a run directory (or a metrics.jsonl file)"),
     plot: Optional[Path] = typer.Option(None, "--plot", help="where to draw the curves (PNG or SVG); default RUN_DIR/curves.png"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the diagnosis as JSON"),
+    json_out: Optional[Path] = json_option("write the diagnosis as JSON"),
 ) -> None:
     """Read the loss curves: healthy, under-trained, overfitting or a data issue, with the checkpoint to keep."""
     from rich.console import Console

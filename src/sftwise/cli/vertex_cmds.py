@@ -11,14 +11,16 @@ from typing import Optional
 
 import typer
 
-from sftwise.cli.app import app
+from sftwise.cli.app import SftwiseGroup, app
+from sftwise.cli.options import json_option
 
-jobs_app = typer.Typer(help="Vertex AI tuning jobs: list, get (and fetch curves into a run dir), cancel, best checkpoint.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Vertex AI tuning jobs: list, get (and fetch curves into a run dir), cancel, best checkpoint.", no_args_is_help=True,
+                       cls=SftwiseGroup)
 app.add_typer(jobs_app, name="jobs")
 
 _PROJECT = typer.Option(None, "--project", help="Google Cloud project; default $GOOGLE_CLOUD_PROJECT or the ADC project")
 _LOCATION = typer.Option(None, "--location", help="region, e.g. us-central1; default $GOOGLE_CLOUD_LOCATION or us-central1")
-_JSON = typer.Option(None, "--json", help="also write the result as JSON to this path")
+_JSON = json_option("also write the result as JSON to this path")
 
 
 def _client(project: Optional[str], location: Optional[str]):  # noqa: ANN202 - google-genai client

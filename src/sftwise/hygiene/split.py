@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Dataset, Record
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 SPLITS = ("train", "validation", "test")
 
@@ -51,9 +51,9 @@ class SplitResult(BaseModel):
 def _check_fractions(validation: float, test: float) -> None:
     for name, value in (("validation", validation), ("test", test)):
         if not 0 <= value < 1:
-            raise SftwiseError(f"--{name} must be a fraction in [0, 1); got {value}. Example: --{name} 0.1")
+            raise ParameterError(name, f"must be a fraction in [0, 1); got {value}. Example: {name}=0.1")
     if validation + test >= 1:
-        raise SftwiseError(f"--validation + --test must leave something to train on; got {validation} + {test} = {validation + test}.")
+        raise ParameterError("test", f"validation + test must leave something to train on; got {validation} + {test} = {validation + test}.")
 
 
 def input_groups(dataset: Dataset, near: bool = True) -> list[list[int]]:
@@ -139,8 +139,8 @@ def split_dataset(
         present = [stratify in r.conversation.meta for r in records]
         if not any(present):
             keys = sorted({k for r in records for k in r.conversation.meta})
-            raise SftwiseError(
-                f"--stratify {stratify!r}: no record has that field. Fields available in the records' meta: {', '.join(keys) or 'none'}."
+            raise ParameterError(
+                "stratify", f"{stratify!r}: no record has that field. Fields available in the records' meta: {', '.join(keys) or 'none'}."
             )
         missing = present.count(False)
         if missing:

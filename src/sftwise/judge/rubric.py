@@ -15,12 +15,12 @@ from __future__ import annotations
 import difflib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sftwise.errors import SftwiseError
+from sftwise.io import config_error, load_yaml_with_lines
 
 
 class _Strict(BaseModel):
@@ -109,81 +109,13 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
     return parse_rubric(text, f"<built-in rubric {name_or_path}>")
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping key so that validation errors can point at it."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-    lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value if isinstance(key_node, yaml.ScalarNode)}
-    loader.key_lines[id(mapping)] = (node.start_mark.line + 1, lines)  # type: ignore[attr-defined]
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _model_for(loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that holds the field at ``loc`` (to list its valid keys)."""
-    model: type[BaseModel] | None = Rubric
-    for part in loc[:-1]:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        inner = {"scale": ScaleLevel, "examples": GradedExample}.get(part)
-        model = inner
-    return model
-
-
 def parse_rubric(text: str, origin: str) -> Rubric:
-    loader = None
-    try:
-        loader = _LineLoader(text)
-        loader.key_lines = {}  # type: ignore[attr-defined]
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}" if mark else origin
-        raise SftwiseError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    if not isinstance(data, dict):
-        raise SftwiseError(f"{origin}: a rubric is a YAML mapping with keys {', '.join(Rubric.model_fields)}")
+    """Validate rubric YAML ``text``; ``origin`` (a file name) and the line of each bad key are named."""
+    data, lines = load_yaml_with_lines(text, origin, mapping_of=f"rubric keys ({', '.join(Rubric.model_fields)})")
     try:
         return Rubric.model_validate(data)
     except ValidationError as exc:
-        messages = [_describe(err, data, loader.key_lines, origin) for err in exc.errors()]  # type: ignore[attr-defined]
-        raise SftwiseError("invalid rubric:\n  " + "\n  ".join(messages)) from None
-
-
-def _describe(err: dict[str, Any], data: Any, key_lines: dict[int, tuple[int, dict]], origin: str) -> str:
-    loc = tuple(err["loc"])
-    node, line = data, None
-    for part in loc:
-        entry = key_lines.get(id(node)) if isinstance(node, dict) else None
-        if entry:
-            line = entry[1].get(part, entry[0])
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-    if isinstance(node, dict) and id(node) in key_lines and line is None:
-        line = key_lines[id(node)][0]
-    where = f"{origin}:{line}" if line else origin
-    path = ".".join(str(p) for p in loc) or "rubric"
-    if err["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        model = _model_for(loc)
-        valid = list(model.model_fields) if model else []
-        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-        return f"{where}: unknown key '{key}' in {'.'.join(str(p) for p in loc[:-1]) or 'rubric'}; {hint}"
-    if err["type"] == "missing":
-        return f"{where}: missing required key '{path}'"
-    return f"{where}: {path}: {err['msg']}"
+        raise config_error("rubric", exc, lines, origin, Rubric) from None
 
 
 # ---------------------------------------------------------------------------------------- prompts

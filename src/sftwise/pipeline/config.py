@@ -1,7 +1,9 @@
 """The ``sftwise run`` config: one YAML file naming the data, the model, and what each step does.
 
 Unknown keys and wrong types are errors that name the key and its line in the YAML file
-(pydantic's ``extra="forbid"`` plus a YAML loader that remembers where each key was).
+(pydantic's ``extra="forbid"`` plus :func:`sftwise.io.load_yaml_with_lines`). The ``train:`` section
+is derived from :class:`~sftwise.train.spec.TrainSpec`, so every training key is declared, typed
+and checked in one place.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 
-from sftwise.errors import SftwiseError
+from sftwise.io import config_error, load_yaml_with_lines
+from sftwise.train.spec import FIELD_CHECKS, TrainSpec, check_field
 
 
 class _Strict(BaseModel):
@@ -20,10 +22,12 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
+    """The data files. Each file's format is detected per record, as ``sftwise audit`` does; a file
+    detection cannot read is converted first (``sftwise convert --from FORMAT``)."""
+
     train: str
     validation: str | None = None
     test: str | None = None
-    format: str | None = Field(None, description="input format; detected from the file when omitted")
 
 
 class ModelConfig(_Strict):
@@ -50,16 +54,41 @@ class BaselineStepConfig(_Strict):
     few_shot: list[int] = Field(default_factory=lambda: [0], description="shot counts to evaluate the base model(s) with")
 
 
-class TrainStepConfig(_Strict):
-    enabled: bool = True
-    method: Literal["lora", "full"] = "lora"
-    epochs: int | None = Field(None, description="override the recommendation")
-    learning_rate: float | None = None
-    lora_rank: int | None = None
-    batch_size: int = 8
-    overlong: Literal["error", "truncate", "drop"] = Field(
-        "error", description="examples longer than model.max_length: stop and say so (error), cut them (truncate) or leave them out (drop)")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="any other TrainSpec field")
+PIPELINE_OWNED = ("model", "train", "validation", "run_dir", "format", "seed", "max_length")
+"""TrainSpec fields the pipeline sets itself, from model.base, data.*, the run directory, seed and
+model.max_length; they are not keys of the ``train:`` section."""
+
+RECOMMENDED = ("epochs", "learning_rate", "lora_rank", "lora_alpha")
+"""TrainSpec fields the recommend step fills in; in the ``train:`` section they default to 'not set'."""
+
+
+def _train_step_fields() -> dict[str, Any]:
+    """Every TrainSpec field but those the pipeline owns, typed and documented as in TrainSpec."""
+    fields: dict[str, Any] = {"enabled": (bool, Field(True, description="tune (and then diagnose and evaluate) at all"))}
+    for name, info in TrainSpec.model_fields.items():
+        if name in PIPELINE_OWNED:
+            continue
+        if name in RECOMMENDED:
+            description = f"{info.description or name}; omit to use the recommendation"
+            fields[name] = (info.annotation | None, Field(None, description=description))
+        else:
+            fields[name] = (info.annotation, info)
+    return fields
+
+
+def _check_train_field(cls: type, value: Any, info: ValidationInfo) -> Any:
+    """TrainSpec's own value checks (epochs >= 1, ...), so a bad value is reported with its line."""
+    return check_field(info.field_name, value)
+
+
+TrainStepConfig = create_model(
+    "TrainStepConfig",
+    __base__=_Strict,
+    __module__=__name__,
+    __doc__="The ``train:`` section: every TrainSpec key except those the pipeline sets (see PIPELINE_OWNED).",
+    __validators__={"_checked": field_validator(*(f for f in FIELD_CHECKS if f not in PIPELINE_OWNED))(_check_train_field)},
+    **_train_step_fields(),
+)
 
 
 class EvalStepConfig(_Strict):
@@ -85,69 +114,14 @@ class PipelineConfig(_Strict):
     report: bool = True
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that records the line of every mapping key, keyed by its path."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    mapping = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        loader.key_lines.setdefault(id(mapping), {})[key] = key_node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _line_of(data: Any, loc: tuple, key_lines: dict[int, dict]) -> int | None:
-    """Walk the error location through the loaded YAML to find the line of its deepest key."""
-    line = None
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            line = key_lines.get(id(node), {}).get(part, line)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            lines = key_lines.get(id(node), {}) if isinstance(node, dict) else {}
-            return lines.get(part, line)
-    return line
-
-
 def load_config(path: str | Path) -> PipelineConfig:
     """Load and validate a pipeline YAML; paths in it are relative to the YAML file's folder."""
     path = Path(path)
-    if not path.exists():
-        raise SftwiseError(f"config file {path} does not exist")
-    loader = _LineLoader(path.read_text(encoding="utf-8"))
-    loader.key_lines = {}
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        raise SftwiseError(f"{path}: not valid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        raise SftwiseError(f"{path}: expected a mapping at the top (keys data:, model:, ...), got {type(data).__name__}")
+    data, lines = load_yaml_with_lines(path, mapping_of="pipeline sections (data:, model:, ...)")
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = _line_of(data, loc, loader.key_lines)
-            where = f"{path}:{line}" if line else str(path)
-            key = ".".join(str(p) for p in loc)
-            if err["type"] == "extra_forbidden":
-                problems.append(f"{where}: unknown key '{key}'; check its spelling (see the annotated example in the README)")
-            elif err["type"] == "missing":
-                problems.append(f"{where}: missing required key '{key}'")
-            else:
-                problems.append(f"{where}: '{key}': {err['msg']} (got {err.get('input')!r})")
-        raise SftwiseError("invalid pipeline config:\n  " + "\n  ".join(problems)) from None
+        raise config_error("pipeline config (see the annotated example in the README)", exc, lines, str(path), PipelineConfig) from None
     base = path.parent
     for field in ("train", "validation", "test"):
         value = getattr(config.data, field)

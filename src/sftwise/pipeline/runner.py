@@ -14,12 +14,11 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sftwise.errors import SftwiseError
-
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.io import write_json
 from sftwise.pipeline.config import PipelineConfig
 from sftwise.pipeline.state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
@@ -69,6 +68,27 @@ class Step:
     inputs: Callable[[RunContext], Any]  # what the fingerprint covers besides upstream steps
     run: Callable[[RunContext], tuple[list[str], str]]  # -> (outputs relative to run_dir, one-line summary)
     enabled: Callable[[RunContext], bool] = lambda ctx: True
+    section: str = ""  # the config section of the step's parameters: a ParameterError names section.parameter
+    keys: dict[str, str] = field(default_factory=dict)  # parameter -> config key where it is not section.parameter
+
+
+SHARED_KEYS: dict[str, str] = {
+    "seed": "seed",
+    "model": "model.base",
+    "max_length": "model.max_length",
+    "few_shot": "baseline.few_shot",
+    "max_new_tokens": "eval.max_new_tokens",
+    "metrics": "eval.metrics",
+    "max_examples": "eval.max_examples",
+}
+"""Library parameters set from one config key whichever step passes them."""
+
+DATA_KEYS = {"train": "data.train", "validation": "data.validation", "test": "data.test", "data": "data.train"}
+
+
+def config_key(step: Step, parameter: str) -> str:
+    """The YAML key that sets library ``parameter`` in ``step``: how a :class:`ParameterError` is restated."""
+    return step.keys.get(parameter) or SHARED_KEYS.get(parameter) or f"{step.section or step.name}.{parameter}"
 
 
 # ---- the steps ---------------------------------------------------------------------------------
@@ -88,7 +108,7 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
         first = "\n  ".join(str(f) for f in errors[:5])
         raise SftwiseError(
             f"the audit found {len(errors)} error-level findings (see {ctx.run_dir / 'audit.json'}):\n  {first}\n"
-            "Fix the data, or pass --force (audit.force: true) to tune anyway."
+            "Fix the data, or set audit.force: true to tune anyway."
         )
     return ["audit.json"], summary
 
@@ -202,7 +222,7 @@ def _step_recommend(ctx: RunContext) -> tuple[list[str], str]:
     rec = recommend(model=ctx.config.model.base, data=ctx.split_paths()["train"], modality="text", method=ctx.config.train.method)
     write_json(ctx.run_dir / "recommendation.json", rec)
     if rec.too_small and not (ctx.force or ctx.config.audit.force):
-        raise SftwiseError(f"{rec.headline()}: {' '.join(rec.warnings or rec.reasons)} Add data, or pass --force to tune anyway.")
+        raise SftwiseError(f"{rec.headline()}: {' '.join(rec.warnings or rec.reasons)} Add data, or set audit.force: true to tune anyway.")
     return ["recommendation.json"], rec.headline()
 
 
@@ -213,7 +233,6 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     from sftwise.train.spec import TrainSpec
 
     rec = json.loads((ctx.run_dir / "recommendation.json").read_text(encoding="utf-8"))
-    cfg = ctx.config.train
     paths = ctx.split_paths()
     fields: dict[str, Any] = {
         "model": ctx.base_model(),
@@ -221,30 +240,21 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
         "validation": paths["validation"],
         "run_dir": str(ctx.run_dir / TRAIN_DIR),
         "seed": ctx.config.seed,
-        "batch_size": cfg.batch_size,
         "max_length": ctx.config.model.max_length,
-        "method": cfg.method,
-        "overlong": cfg.overlong,
+        **_recommended_fields(rec),
+        **{k: v for k, v in ctx.config.train.model_dump(exclude={"enabled"}).items() if v is not None},
     }
-    fields.update(_recommended_fields(rec))
-    if cfg.epochs is not None:
-        fields["epochs"] = cfg.epochs
-    if cfg.learning_rate is not None:
-        fields["learning_rate"] = cfg.learning_rate
-    if cfg.lora_rank is not None:
-        fields["lora_rank"] = cfg.lora_rank
-    fields.update(cfg.overrides)
-    spec = TrainSpec.model_validate(fields)
+    spec = TrainSpec.build(fields)
     if ctx.config.backend == "vertex":
         from sftwise.train.vertex import train_vertex
 
-        result = train_vertex(spec, bucket=cfg.overrides.get("bucket"), project=None, location=None, wait=True, display_name=ctx.config.name)
+        result = train_vertex(spec, wait=True, display_name=ctx.config.name)  # bucket, project, location: from the spec
     else:
         from sftwise.train.local import OverlongExamples, train
 
         try:
             result = train(spec, resume=True, progress=True)
-        except OverlongExamples as exc:
+        except OverlongExamples as exc:  # its choices name two keys (overlong, max_length): restated here, not as one parameter
             raise SftwiseError(f"{exc.problem} Set train.overlong: truncate (cut them) or drop (leave them out) in the config, "
                                "or a larger model.max_length.") from None
     return [TRAIN_DIR], str(result.summary)
@@ -311,14 +321,14 @@ def _step_report(ctx: RunContext) -> tuple[list[str], str]:
 
 
 STEPS: list[Step] = [
-    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), [file_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled),
-    Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled),
-    Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled),
-    Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled),
-    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend), _step_train, lambda c: c.config.train.enabled),
-    Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled),
-    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled),
-    Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled),
+    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), [file_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
+    Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
+    Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
+    Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled, "train"),
+    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test"}),
+    Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled, "eval"),
     Step("report", ("audit", "baseline", "recommend", "diagnose", "eval", "compare"), lambda c: (_version(),), _step_report, lambda c: c.config.report),
 ]
 
@@ -361,8 +371,9 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
         try:
             outputs, summary = step.run(ctx)
         except SftwiseError as exc:
-            _fail(run_dir, state, record, str(exc))
-            raise SftwiseError(f"step '{step.name}' failed: {exc}\nFix it and run the same command again: finished steps are kept.") from None
+            message = exc.restated(config_key(step, exc.parameter)) if isinstance(exc, ParameterError) else str(exc)
+            _fail(run_dir, state, record, message)
+            raise SftwiseError(f"step '{step.name}' failed: {message}\nFix it and run the same command again: finished steps are kept.") from None
         except Exception as exc:  # an unexpected bug: keep the traceback in the state file, not on screen
             _fail(run_dir, state, record, "".join(traceback.format_exception(exc)))
             raise SftwiseError(

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 from sftwise.io import write_json
 
@@ -75,10 +75,10 @@ def load_state(run_dir: Path) -> PipelineState:
         raise SftwiseError(f"{path} is corrupt ({exc.msg}); move it away to start the run afresh") from exc
     version = raw.get("state_version")
     if version != STATE_VERSION:
-        raise SftwiseError(
+        raise ParameterError(
+            "run_dir",
             f"{run_dir} was written by sftwise {raw.get('sftwise_version', '?')} (state format {version}); this is "
-            f"sftwise {__version__} (state format {STATE_VERSION}). Use a new run directory (--run-dir) or delete "
-            f"{path} to redo every step."
+            f"sftwise {__version__} (state format {STATE_VERSION}). Use a new run directory or delete {path} to redo every step.",
         )
     return PipelineState.model_validate(raw)
 

@@ -12,13 +12,57 @@ compares its spec with that file and warns about the fields that differ.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
+from sftwise.io import config_error, describe_error, error_problem, load_yaml_with_lines
 
 CONFIG_FILE = "config.json"
+
+
+def _at_least_one(value: int) -> None:
+    if value < 1:
+        raise ValueError(f"must be >= 1, got {value}")
+
+
+def _positive(hint: str) -> Callable[[float], None]:
+    def check(value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"must be > 0, got {value}; {hint}")
+
+    return check
+
+
+def _fraction(value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"must be in [0, 1), got {value}")
+
+
+FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
+    "epochs": _at_least_one,
+    "learning_rate": _positive("LoRA typically uses 1e-4..3e-4"),
+    "lr_multiplier": _positive("Vertex's default is 1.0"),
+    "batch_size": _at_least_one,
+    "grad_accum": _at_least_one,
+    "lora_rank": _at_least_one,
+    "max_length": _at_least_one,
+    "log_every": _at_least_one,
+    "warmup_ratio": _fraction,
+    "lora_dropout": _fraction,
+}
+"""The value checks of TrainSpec's fields beyond their types, as data: configs that carry
+training keys (the pipeline's ``train:`` section) apply the same checks through :func:`check_field`."""
+
+
+def check_field(name: str, value: Any) -> Any:
+    """Check ``value`` for TrainSpec field ``name`` (None, 'not set', always passes); raise ValueError."""
+    check = FIELD_CHECKS.get(name)
+    if check is not None and value is not None:
+        check(value)
+    return value
 
 
 class TrainSpec(BaseModel):
@@ -81,40 +125,10 @@ class TrainSpec(BaseModel):
         "Ignored, with a note, in a single process.",
     )
 
-    @field_validator("epochs")
+    @field_validator(*FIELD_CHECKS)
     @classmethod
-    def _epochs(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"epochs must be >= 1, got {value}; pass --epochs 1 or more")
-        return value
-
-    @field_validator("learning_rate")
-    @classmethod
-    def _lr(cls, value: float) -> float:
-        if not value > 0:
-            raise ValueError(f"learning_rate must be > 0, got {value}; LoRA typically uses 1e-4..3e-4")
-        return value
-
-    @field_validator("lr_multiplier")
-    @classmethod
-    def _mult(cls, value: float | None) -> float | None:
-        if value is not None and not value > 0:
-            raise ValueError(f"lr_multiplier must be > 0, got {value}; Vertex's default is 1.0")
-        return value
-
-    @field_validator("batch_size", "grad_accum", "lora_rank", "max_length", "log_every")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"must be >= 1, got {value}")
-        return value
-
-    @field_validator("warmup_ratio", "lora_dropout")
-    @classmethod
-    def _fraction(cls, value: float) -> float:
-        if not 0 <= value < 1:
-            raise ValueError(f"must be in [0, 1), got {value}")
-        return value
+    def _checked(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_field(info.field_name, value)
 
     @model_validator(mode="after")
     def _defaults(self) -> TrainSpec:
@@ -126,31 +140,38 @@ class TrainSpec(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> TrainSpec:
-        """Load a YAML file; ``overrides`` (CLI flags, None meaning 'not given') win over it."""
-        import yaml
+        """Load a YAML file; ``overrides`` (None meaning 'not given') win over it.
 
-        path = Path(path)
-        if not path.exists():
-            raise SftwiseError(f"config {path} does not exist")
+        A bad key or value from the file is named with its line (``spec.yaml:4: lora_rank: ...``); a
+        bad override is a :class:`ParameterError` naming the parameter, as in :meth:`build`.
+        """
+        data, lines = load_yaml_with_lines(Path(path), mapping_of="TrainSpec fields (model:, train:, ...)")
+        given = {k: v for k, v in overrides.items() if v is not None}
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SftwiseError(f"{path}: not valid YAML ({exc})") from exc
-        if not isinstance(data, dict):
-            raise SftwiseError(f"{path}: expected a mapping of TrainSpec fields (model:, train:, ...), got {type(data).__name__}")
-        data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.build(data, source=str(path))
+            return cls.model_validate({**data, **given})
+        except ValidationError as exc:
+            if all(err["loc"][:1] and err["loc"][0] in given for err in exc.errors()):
+                raise _parameter_error(exc) from None
+            from_file = {loc: line for loc, line in lines.items() if not (loc and loc[0] in given)}
+            raise config_error("training config", exc, from_file, str(path), cls) from None
 
     @classmethod
-    def build(cls, data: dict[str, Any], source: str = "arguments") -> TrainSpec:
-        """Validate a mapping, turning pydantic errors into one readable :class:`SftwiseError`."""
+    def build(cls, data: dict[str, Any]) -> TrainSpec:
+        """Validate a mapping of arguments: one bad field is a :class:`ParameterError` naming it."""
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors())
-            raise SftwiseError(f"invalid training config ({source}): {problems}") from None
+            raise _parameter_error(exc) from None
 
     def differences(self, other: TrainSpec, ignore: tuple[str, ...] = ("run_dir",)) -> dict[str, tuple[Any, Any]]:
         """Fields whose values differ: ``{name: (self_value, other_value)}``."""
         mine, theirs = self.model_dump(), other.model_dump()
         return {k: (mine[k], theirs.get(k)) for k in mine if k not in ignore and mine[k] != theirs.get(k)}
+
+
+def _parameter_error(exc: ValidationError) -> SftwiseError:
+    """One bad argument as a :class:`ParameterError` (the CLI restates it as its flag); several, listed."""
+    errors = exc.errors()
+    if len(errors) == 1 and len(errors[0]["loc"]) >= 1 and errors[0]["type"] != "missing":
+        return ParameterError(str(errors[0]["loc"][0]), error_problem(errors[0]))
+    return SftwiseError("invalid training config: " + "; ".join(describe_error(err, TrainSpec) for err in errors))
