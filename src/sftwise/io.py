@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,18 +61,40 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> None:
             handle.write("\n")
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a JSONL file sftwise itself wrote (run directories, results); user data goes through formats."""
-    rows = []
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of each non-blank line; a line that is not JSON raises naming ``file:line``.
+
+    The one JSONL loop of sftwise, for the files it writes or reads back (run directories, results,
+    labels); user datasets go through :mod:`sftwise.formats`, which keeps the source of every record.
+    """
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                value = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file cut short?") from exc
-    return rows
+            yield number, value
+
+
+def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | None = None, *, what: str = "a valid record",
+               hint: str = "") -> list[Any]:
+    """Every value of a JSONL file, each passed through ``validate`` when given (a pydantic ``model_validate``).
+
+    A value that ``validate`` rejects with ``ValueError`` (pydantic's ``ValidationError`` is one) raises
+    ``path:line: not WHAT (why).HINT``, so a reader only says what a line should be.
+    """
+    if validate is None:
+        return [value for _, value in iter_jsonl(path)]
+    out = []
+    for number, value in iter_jsonl(path):
+        try:
+            out.append(validate(value))
+        except ValueError as exc:
+            why = "; ".join(describe_error(err) for err in exc.errors()) if hasattr(exc, "errors") else str(exc)
+            raise SftwiseError(f"{path}:{number}: not {what} ({why}).{hint}") from None
+    return out
 
 
 def refuse_overwrite_input(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:

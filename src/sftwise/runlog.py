@@ -7,7 +7,6 @@ Vertex run be diagnosed exactly like a local one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sftwise.errors import SftwiseError
 
-from sftwise.io import atomic_write
+from sftwise.io import atomic_write, read_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -51,16 +50,7 @@ def read_metrics(path: str | Path) -> list[MetricPoint]:
         path = path / METRICS_FILE
     if not path.exists():
         raise SftwiseError(f"{path} does not exist: is this a run directory of `sftwise train`?")
-    points = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                points.append(MetricPoint.model_validate(json.loads(line)))
-            except (json.JSONDecodeError, ValueError) as exc:
-                raise SftwiseError(f"{path}:{number}: not a metric point ({exc}). Each line needs step, epoch and split.") from exc
-    return points
+    return read_jsonl(path, MetricPoint.model_validate, what="a metric point", hint=" Each line needs step, epoch and split.")
 
 
 def write_metrics(path: str | Path, points: Iterable[MetricPoint]) -> None:

@@ -40,7 +40,8 @@ def gsm8k_results(gsm8k_solutions, tmp_path_factory):
 def test_every_is_correct_flag_and_accuracy_reproduced(gsm8k_solutions, gsm8k_results):
     rows = [json.loads(line) for line in gsm8k_solutions.read_text(encoding="utf-8").splitlines()]
     for name in MODELS:
-        summary, predictions = read_results(gsm8k_results[name])
+        read = read_results(gsm8k_results[name])
+        summary, predictions = read.summary, read.predictions
         assert len(predictions) == len(rows) == 1319
         flags = [row[name]["is_correct"] for row in rows]
         assert [p.scores["math_accuracy"] == 1.0 for p in predictions] == flags
@@ -70,7 +71,8 @@ def test_hard_examples_finds_similar_training_questions_and_guards_leaks(gsm8k_r
     pool_rows = [json.loads(line) for line in train.read_text(encoding="utf-8").splitlines()[:1500]]
     pool = [gemini_row(r["question"], r["answer"]) for r in pool_rows]
     # plant a near duplicate of a failed eval question: it must never be selected
-    summary, predictions = read_results(gsm8k_results["6b_finetuning"])
+    read = read_results(gsm8k_results["6b_finetuning"])
+    summary, predictions = read.summary, read.predictions
     failed = next(p for p in predictions if p.scores["math_accuracy"] == 0.0)
     leak = failed.messages[-1]["content"].replace("every", "each")
     pool.append(gemini_row(leak, "#### 1"))
@@ -90,10 +92,10 @@ def test_hard_examples_finds_similar_training_questions_and_guards_leaks(gsm8k_r
 
 def test_bad_input_is_a_one_line_error(tmp_path, gsm8k_solutions):
     cases = [
-        (["eval", "--predictions", str(gsm8k_solutions), "--prediction-field", "6b_finetuning.solution", "-o", str(tmp_path / "a")], "--reference-field 'reference'"),
+        (["eval", "--predictions", str(gsm8k_solutions), "--prediction-field", "6b_finetuning.solution", "-o", str(tmp_path / "a")], "--reference-field: no row of"),
         (["eval", "--predictions", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "b")], "no such file"),
         (["eval", "--model", "nope:x", "--data", str(gsm8k_solutions), "-o", str(tmp_path / "c")], "unknown backend"),
-        (["eval", "-o", str(tmp_path / "d")], "--predictions FILE"),
+        (["eval", "-o", str(tmp_path / "d")], "--model: is required"),
         (["eval", "--predictions", str(gsm8k_solutions), "--metrics", "bleu,wer", "-o", str(tmp_path / "e")], "unknown metric 'wer'"),
         (["compare", str(tmp_path)], "at least two"),
         (["compare", str(tmp_path), str(tmp_path)], "not a results directory"),
@@ -116,7 +118,8 @@ def test_missing_reference_empty_and_huge_predictions(tmp_path):
     result = _run("eval", "--predictions", str(path), "--metrics", "exact_match,f1,rougeL,bleu", "--rouge-tokenizer", "unicode", "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert "without a reference" in result.output
-    summary, predictions = read_results(tmp_path / "out")
+    read = read_results(tmp_path / "out")
+    summary, predictions = read.summary, read.predictions
     assert summary.n_missing_reference == 1 and summary.metrics["exact_match"].n == 4
     assert [p.scores["exact_match"] for p in predictions] == [1.0, 0.0, None, 0.0, 1.0]
     assert predictions[4].scores["rougeL"] == 1.0

@@ -72,7 +72,8 @@ def test_eval_cli_zero_and_few_shot(tiny_model, qa_files, tmp_path):
             "--max-new-tokens", "6", "--cache", str(tmp_path / "cache.sqlite"), "--resamples", "50"]
     zero = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "zero")])
     assert zero.exit_code == 0, zero.output
-    summary, preds = read_results(tmp_path / "zero")
+    read = read_results(tmp_path / "zero")
+    summary, preds = read.summary, read.predictions
     assert summary.n_examples == 12 and summary.few_shot == 0 and summary.settings["padding_side"] == "left"
     assert preds[0].messages == [{"role": "user", "content": "What colour is item 0?"}] and preds[0].system == "Answer with one word."
     assert preds[0].reference == "red" and set(preds[0].scores) == {"exact_match", "f1", "rougeL", "chrf"}
@@ -82,7 +83,8 @@ def test_eval_cli_zero_and_few_shot(tiny_model, qa_files, tmp_path):
         out = tmp_path / f"few-{where}-{seed}-{len(shots)}"
         result = CliRunner().invoke(app, [*base, "--few-shot", "3", "--shots-from", str(qa_files["train"]), "--shots-in", where, "--seed", str(seed), "-o", str(out)])
         assert result.exit_code == 0, result.output
-        s, p = read_results(out)
+        read = read_results(out)
+        s, p = read.summary, read.predictions
         shots.append(s.settings["shots"])
         if where == "turns":
             assert len(p[0].messages) == 7 and p[0].messages[1]["role"] == "assistant"

@@ -18,7 +18,7 @@ from sftwise.evaluate.metrics import (
     token_f1,
 )
 from sftwise.evaluate.stats import bootstrap_ci, mcnemar_exact, paired_bootstrap
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 HYPS = ["The cat sat on the mat.", "A quick brown fox", "", "Completely different words here", "Il pleut aujourd'hui, dit-il.", "数字 123"]
 REFS = ["The cat is on the mat.", "The quick brown fox jumps", "Something", "Nothing in common at all", "Il pleut aujourd'hui.", "数字 124"]
@@ -109,7 +109,7 @@ def test_json_metrics_and_length_ratio():
     assert compute("json_valid", preds, refs).per_example == [1.0, 1.0, 0.0, 0.0]
     assert compute("json_schema", preds, refs, MetricOptions(json_schema=schema)).per_example == [1.0, 0.0, 0.0, 0.0]
     assert compute("json_match", preds, refs).per_example == [1.0, 1.0, 0.0, 0.0]
-    with pytest.raises(SftwiseError, match="--json-schema"):
+    with pytest.raises(ParameterError, match="json_schema: is required"):
         compute("json_schema", preds, refs)
     with pytest.raises(SftwiseError, match="not valid"):
         compute("json_schema", preds, refs, MetricOptions(json_schema={"type": "nonsense"}))

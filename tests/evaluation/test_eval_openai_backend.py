@@ -70,13 +70,14 @@ def test_eval_cli_through_server_with_cache_and_resume(server, tmp_path):
             "--cache", str(cache), "--resamples", "50"]
     first = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "r1")])
     assert first.exit_code == 0, first.output
-    summary, preds = read_results(tmp_path / "r1")
+    read = read_results(tmp_path / "r1")
+    summary, preds = read.summary, read.predictions
     assert summary.n_errors == 1 and summary.metrics["exact_match"].value == pytest.approx(6 / 7)
     assert preds[-1].error and preds[-1].scores["exact_match"] == 0.0
     calls_before = sum(server.calls.values())
     second = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "r2")])
     assert second.exit_code == 0, second.output
-    summary2, _ = read_results(tmp_path / "r2")
+    summary2 = read_results(tmp_path / "r2").summary
     # the six answers came from the cache; only the failed request went to the server again (twice: 1 retry)
     assert summary2.settings["cache_hits"] == 6
     assert sum(server.calls.values()) - calls_before == 2

@@ -10,10 +10,10 @@ from judge_fakes import FakeGenerator, make_items, qualities, spec, write_result
 from typer.testing import CliRunner
 
 from sftwise.cli import app
-from sftwise.evaluate.results import EvalSummary
+from sftwise.evaluate.results import EvalSummary, read_results
 from sftwise.errors import SftwiseError
 from sftwise.io import read_jsonl
-from sftwise.judge.autorater import load_results, run_judge
+from sftwise.judge.autorater import run_judge
 from sftwise.judge.rubric import load_rubric
 
 N = 120
@@ -56,7 +56,8 @@ def test_pairwise_detects_position_bias_and_both_orders_cancel_it(tmp_path, item
     assert abs(fair.position_bias.win_rate_a_first.value - fair.position_bias.win_rate_b_first.value) < 1e-9
 
     # the pairwise score joins the results directory as a metric with a CI
-    preds, summary = load_results(tmp_path / "out")
+    judged = read_results(tmp_path / "out")
+    preds, summary = judged.predictions, judged.summary
     metric = "judge:task_specific:win_rate"
     assert all(metric in p.scores for p in preds)
     assert summary.metrics[metric].ci_low is not None and summary.metrics[metric].n == N
@@ -85,7 +86,8 @@ def test_pointwise_joins_scores_counts_tokens_and_caches(tmp_path, items, judge_
     assert report.n_scored == N and report.n_missing == 0
     assert report.score_counts == {str(k): q.count(k) for k in sorted(set(q))}
     assert report.usage.prompt_tokens > 0 and report.usage.completion_tokens > 0 and report.usage.cost_usd > 0
-    preds, summary = load_results(tmp_path / "out")
+    judged = read_results(tmp_path / "out")
+    preds, summary = judged.predictions, judged.summary
     assert [p.scores["judge:task_specific"] for p in preds] == [float(x) for x in q]
     m = summary.metrics["judge:task_specific"]
     assert m.ci_low < m.value < m.ci_high and "rubric:task_specific@" in m.signature
@@ -105,7 +107,8 @@ def test_bad_judge_replies_are_missing_with_reasons(tmp_path, items):
     assert list(prose.missing_reasons) == ["no JSON object with a score in the reply"]
     out = run_judge(res, FakeGenerator("outofscale-judge"), rubric, tmp_path / "o")
     assert out.missing_reasons == {"score 9 is outside the scale 1..5": 10}
-    preds, summary = load_results(tmp_path / "o")
+    judged = read_results(tmp_path / "o")
+    preds, summary = judged.predictions, judged.summary
     assert all(p.scores["judge:task_specific"] is None for p in preds)
     assert "judge:task_specific" not in summary.metrics  # no fake zero
     empty = run_judge(res, FakeGenerator("empty-explanation-judge"), rubric, tmp_path / "e")

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from sftwise.cli import app
 from sftwise.errors import SftwiseError
-from sftwise.judge.autorater import load_results, run_judge
+from sftwise.evaluate.results import read_results
+from sftwise.judge.autorater import run_judge
 from sftwise.judge.calibrate import JudgeConfig, calibrate, load_judge_run, search
 from sftwise.judge.rubric import load_rubric
 from sftwise.judge.labels import Label
@@ -111,7 +112,7 @@ def test_unknown_ids_become_findings(world, tmp_path):
 
 def test_search_over_judges_rubric_and_few_shot(world):
     labels = human_labels(world["q"], world["ids"])
-    preds, _ = load_results(world["res"])
+    preds = read_results(world["res"]).predictions
     configs = [JudgeConfig(judge=j, rubric="task_specific", few_shot=k) for j in ("noise-judge", "good-judge") for k in (0, 3)]
     report = search(preds, labels, configs, make_generator=FakeGenerator, resamples=200)
     assert report.chosen.startswith("good-judge / task_specific")

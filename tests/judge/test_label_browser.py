@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from judge_fakes import make_items, write_results
 
-from sftwise.judge.autorater import load_results
+from sftwise.evaluate.results import read_results
 from sftwise.judge.rubric import load_rubric
 from sftwise.judge.label_server import LabelApp, serve_in_thread
 from sftwise.judge.labels import read_labels
@@ -36,7 +36,7 @@ def results(tmp_path):
     items = make_items(6, seed=9)
     a = write_results(tmp_path / "a", "tuned", items, [4, 2, 5, 3, 1, 4])
     b = write_results(tmp_path / "b", "base", items, [2, 2, 3, 5, 1, 1], style=1)
-    return load_results(a)[0], load_results(b)[0]
+    return read_results(a).predictions, read_results(b).predictions
 
 
 def _open(browser, url):

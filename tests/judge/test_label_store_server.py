@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from sftwise.cli import app
 from sftwise.errors import SftwiseError
-from sftwise.judge.autorater import load_results
+from sftwise.evaluate.results import read_results
 from sftwise.judge.rubric import load_rubric
 from sftwise.judge.label_server import LabelApp, serve_in_thread
 from sftwise.judge.labels import export_labels, import_labels, read_label_file, read_labels
@@ -74,7 +74,7 @@ def _call(base, path, body=None):
 
 def test_api_restart_and_two_annotators(tmp_path, results):
     res, ids = results
-    preds, _ = load_results(res)
+    preds = read_results(res).predictions
     db = tmp_path / "labels.sqlite"
     server, _ = serve_in_thread(LabelApp(preds, db, "alice", load_rubric("fluency")))
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -190,7 +190,7 @@ def test_rubric_parser_only_raises_user_errors(text):
 
 def test_preferences_map_display_sides_back_to_results(tmp_path, results):
     res, ids = results
-    preds, _ = load_results(res)
+    preds = read_results(res).predictions
     other = [p.model_copy(update={"prediction": "B: " + (p.prediction or "")}) for p in preds]
     app_ = LabelApp(preds, tmp_path / "l.sqlite", "alice", load_rubric("fluency"), other)
     flipped = [i for i in ids if app_.swapped(i, "alice")]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError
 
 
 def default_cache_path() -> Path:
@@ -53,7 +53,7 @@ class ResponseCache:
             )
             self._conn.commit()
         except sqlite3.Error as exc:
-            raise SftwiseError(f"response cache {self.path}: cannot open it as SQLite ({exc}); pass another --cache path or --no-cache.") from None
+            raise ParameterError("cache", f"cannot open the response cache {self.path} as SQLite ({exc}); give another cache path, or turn the cache off.") from None
         self._lock = threading.Lock()
 
     def get(self, key: str) -> tuple[str, int | None, int | None] | None:

@@ -108,12 +108,12 @@ def label_cmd(
     from rich.markup import escape
 
     from sftwise.errors import SftwiseError
-    from sftwise.judge.autorater import load_results
+    from sftwise.evaluate.results import read_results
     from sftwise.judge.rubric import load_rubric
     from sftwise.judge.labels import export_labels, import_labels
 
     console = Console()
-    preds, _ = load_results(results)
+    preds = read_results(results).predictions
     if import_path or export_path:
         if import_path:
             n, findings = import_labels(import_path, db, known_ids=[p.id for p in preds])
@@ -126,7 +126,7 @@ def label_cmd(
         return
     from sftwise.judge.label_server import LabelApp, serve
 
-    preds_b = load_results(against)[0] if against else None
+    preds_b = read_results(against).predictions if against else None
     label_app = LabelApp(preds, db, annotator, load_rubric(rubric), preds_b, task, shuffle=not no_shuffle)
     server = serve(label_app, host, port)
     url = f"http://{host}:{server.server_address[1]}/?annotator={annotator}"
@@ -171,9 +171,9 @@ def calibrate_cmd(
     if search_grid:
         if results is None:
             raise SftwiseError("--search needs --results RESULTS: the predictions the grid's judges grade")
-        from sftwise.judge.autorater import load_results
+        from sftwise.evaluate.results import read_results
 
-        report = cal.search(load_results(results)[0], labels, cal.load_grid(search_grid), holdout=holdout, seed=seed)
+        report = cal.search(read_results(results).predictions, labels, cal.load_grid(search_grid), holdout=holdout, seed=seed)
     else:
         if not judge_results:
             raise SftwiseError("give --judge-results J (one or more `sftwise judge` outputs) or --search GRID --results RESULTS")

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from sftwise.conversation import Conversation, Turn
+from sftwise.textsim import jaccard, normalize, shingle_set
 
 SYSTEM_INSTRUCTION = (
     "You route customer support tickets. Reply with JSON only, exactly in the form "
@@ -127,13 +128,13 @@ def label(team: str, priority: str) -> str:
     return json.dumps({"team": team, "priority": priority})
 
 
-def _shingles(text: str, n: int = 5) -> frozenset[str]:
-    text = " ".join(text.lower().split())
-    return frozenset(text[i : i + n] for i in range(max(1, len(text) - n + 1)))
+def _shingles(text: str) -> set[str]:
+    """Character 5-grams of the case- and whitespace-normalised ticket, as the leakage check compares them."""
+    return shingle_set(normalize(text), "char", 5)
 
 
-def _near_duplicate(candidate: frozenset[str], earlier: list[frozenset[str]], threshold: float) -> bool:
-    return any(len(candidate & other) >= threshold * len(candidate | other) for other in earlier)
+def _near_duplicate(candidate: set[str], earlier: list[set[str]], threshold: float) -> bool:
+    return any(jaccard(candidate, other) >= threshold for other in earlier)
 
 
 LEAKAGE_THRESHOLD = 0.45  # character 5-gram Jaccard; below sftwise's near-duplicate default (0.5), to leave a margin
@@ -149,11 +150,11 @@ def generate(seed: int = DEFAULT_SEED, sizes: dict[str, int] | None = None) -> d
     sizes = sizes or SPLIT_SIZES
     rng = random.Random(seed)
     seen: set[str] = set()
-    earlier: list[frozenset[str]] = []
+    earlier: list[set[str]] = []
     splits: dict[str, list[Conversation]] = {}
     for index, (split, size) in enumerate(sizes.items()):
         rows: list[Conversation] = []
-        current: list[frozenset[str]] = []
+        current: list[set[str]] = []
         while len(rows) < size:
             team = TEAMS[len(rows) % len(TEAMS)]
             priority = rng.choices(PRIORITIES, weights=(1, 2, 1))[0]

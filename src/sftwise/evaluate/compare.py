@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import EvalSummary, Prediction, read_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, McNemarResult, mcnemar_exact, paired_bootstrap
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 RECOMPUTED = ("bleu", "chrf", "macro_f1")
 
@@ -138,7 +138,7 @@ def compare_pair(
     if metrics:
         missing = [m for m in metrics if m not in shared]
         if missing:
-            raise SftwiseError(f"--metrics: {', '.join(missing)} not in both results (shared: {', '.join(shared) or 'none'}).")
+            raise ParameterError("metrics", f"{', '.join(missing)} not in both results (shared: {', '.join(shared) or 'none'}).")
         shared = list(metrics)
     if not shared:
         raise SftwiseError(f"{name_a} and {name_b} have no metric in common.")
@@ -213,7 +213,10 @@ def compare(
     if len(results) < 2:
         raise SftwiseError(f"compare needs at least two results directories, got {len(results)}.")
     if resamples < 1:
-        raise SftwiseError(f"--resamples must be >= 1, got {resamples}.")
-    loaded = [(str(r), *read_results(r)) for r in results]
+        raise ParameterError("resamples", f"must be >= 1, got {resamples}.")
+    loaded = []
+    for path in results:
+        read = read_results(path)
+        loaded.append((str(path), read.require_summary(), read.predictions))
     comparisons = [compare_pair(loaded[0], other, metrics=metrics, resamples=resamples, seed=seed, top=top) for other in loaded[1:]]
     return ComparisonReport(baseline=str(results[0]), comparisons=comparisons, resamples=resamples, seed=seed)

@@ -23,7 +23,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import Prediction, read_results
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError
+from sftwise.textsim import jaccard, normalize, shingle_set
 
 
 class FailedExample(BaseModel):
@@ -63,17 +64,9 @@ def _prompt(p: Prediction) -> str:
     return ""
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def _shingles(text: str, k: int = 5) -> set[str]:
-    t = _norm(text)
-    return {t[i : i + k] for i in range(max(len(t) - k + 1, 1))}
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+def _shingles(text: str) -> set[str]:
+    """Character 5-grams of the case- and whitespace-normalised text (the leakage guard's unit)."""
+    return shingle_set(normalize(text), "char", 5)
 
 
 def find_hard_examples(
@@ -90,17 +83,16 @@ def find_hard_examples(
 ) -> tuple[HardExamplesReport, list]:
     """Return the report and the selected pool records (in ranking order)."""
     if per_failure < 1:
-        raise SftwiseError(f"--per-failure must be >= 1, got {per_failure}.")
+        raise ParameterError("per_failure", f"must be >= 1, got {per_failure}.")
     if not 0 < near_dup_jaccard <= 1:
-        raise SftwiseError(f"--near-dup must be in (0, 1], got {near_dup_jaccard}.")
-    summary, predictions = read_results(results)
-    if not predictions:
-        raise SftwiseError(f"{results}: the results hold no predictions.")
+        raise ParameterError("near_dup_jaccard", f"must be in (0, 1], got {near_dup_jaccard}.")
+    loaded = read_results(results)
+    summary, predictions = loaded.require_summary(), loaded.predictions
     metric = metric or next(iter(summary.metrics), None)
     if metric is None:
-        raise SftwiseError(f"{results}: the summary has no metric; pass --metric NAME.")
+        raise ParameterError("metric", f"is required: the summary of {results} has no metric to default to.")
     if metric not in summary.metrics and not any(metric in p.scores for p in predictions):
-        raise SftwiseError(f"--metric {metric!r} is not in {results} (has: {', '.join(summary.metrics) or 'none'}).")
+        raise ParameterError("metric", f"{metric!r} is not in {results} (has: {', '.join(summary.metrics) or 'none'}).")
     values = [p.scores.get(metric) for p in predictions]
     binary = all(v in (0.0, 1.0) for v in values if v is not None)
     if threshold is None:
@@ -111,7 +103,7 @@ def find_hard_examples(
 
     pool_path = Path(train_pool)
     if not pool_path.exists():
-        raise SftwiseError(f"--train-pool {train_pool}: no such file.")
+        raise ParameterError("train_pool", f"{train_pool}: no such file.")
     pool = formats.load(pool_path)
     report = HardExamplesReport(
         results=str(results),
@@ -146,7 +138,7 @@ def find_hard_examples(
             if j not in best or s > best[j][0]:
                 best[j] = (s, f)
     ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
-    eval_norm = {_norm(t) for t in eval_texts}
+    eval_norm = {normalize(t) for t in eval_texts}
     eval_shingles = [_shingles(t) for t in eval_texts]
     selected, records = [], []
     excluded = []
@@ -155,8 +147,8 @@ def find_hard_examples(
         near = (eval_m @ pool_m[j].T).toarray().ravel()
         top_eval = np.argsort(-near)[:guard_top]
         cand = _shingles(text)
-        max_jac = max((_jaccard(cand, eval_shingles[e]) for e in top_eval), default=0.0)
-        if _norm(text) in eval_norm or max_jac >= near_dup_jaccard:
+        max_jac = max((jaccard(cand, eval_shingles[e]) for e in top_eval), default=0.0)
+        if normalize(text) in eval_norm or max_jac >= near_dup_jaccard:
             excluded.append(str(pool.records[j].source))
             continue
         selected.append(Candidate(source=str(pool.records[j].source), prompt=text[:1000], similarity=round(s, 6), nearest_failure=failed[f].id, max_eval_jaccard=round(max_jac, 6)))

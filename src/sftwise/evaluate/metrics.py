@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 Reference = str | Sequence[str] | None
 
@@ -95,7 +95,7 @@ class TextNormalization:
         parts = {p.strip().lower() for p in spec.split(",") if p.strip()}
         known = {"lower", "punct", "articles", "space"}
         if parts - known:
-            raise SftwiseError(f"--normalize: unknown part(s) {sorted(parts - known)}; expected 'squad', 'none' or a comma list of {sorted(known)}.")
+            raise ParameterError("normalize", f"unknown part(s) {sorted(parts - known)}; expected 'squad', 'none' or a comma list of {sorted(known)}.")
         return cls("lower" in parts, "punct" in parts, "articles" in parts, "space" in parts)
 
     def signature(self) -> str:
@@ -435,7 +435,7 @@ def compute(
         return _mean_result(name, [float(parse_json(p)[0]) for p in predictions], "json_valid|fence:unwrap")
     if name == "json_schema":
         if options.json_schema is None:
-            raise SftwiseError("metric json_schema needs a schema: pass --json-schema PATH (a JSON Schema file).")
+            raise ParameterError("json_schema", "is required by the json_schema metric: give a JSON Schema.")
         _validator(json.dumps(options.json_schema, sort_keys=True))
         return _mean_result(name, [json_schema_ok(p, options.json_schema) for p in predictions], "json_schema|fence:unwrap")
     if name == "json_match":
@@ -469,11 +469,11 @@ def parse_metric_list(spec: str | Sequence[str] | None, default: Sequence[str] =
                     names.append(r)
             continue
         if item not in METRICS:
-            raise SftwiseError(f"--metrics: unknown metric {item!r}; choose from: {', '.join(METRICS)} (or 'rouge' for all four).")
+            raise ParameterError("metrics", f"unknown metric {item!r}; choose from: {', '.join(METRICS)} (or 'rouge' for all four).")
         if item not in names:
             names.append(item)
     if not names:
-        raise SftwiseError("--metrics: no metric given.")
+        raise ParameterError("metrics", "no metric given.")
     return names
 
 

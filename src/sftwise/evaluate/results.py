@@ -7,9 +7,16 @@ prompt that produced it) and ``summary.json`` (an :class:`EvalSummary`). Judges 
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sftwise.errors import SftwiseError
+from sftwise.io import read_jsonl, write_json, write_jsonl
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -53,44 +60,62 @@ class EvalSummary(BaseModel):
     n_empty_prediction: int = 0  # empty or missing outputs (errors included): scored as wrong
 
 
-def write_results(output_dir, predictions: list[Prediction], summary: EvalSummary) -> None:
+def write_results(output_dir: str | Path, predictions: list[Prediction], summary: EvalSummary) -> None:
     """Write ``predictions.jsonl`` then ``summary.json`` (atomically each) into ``output_dir``."""
-    from pathlib import Path
-
-    from sftwise.io import write_json, write_jsonl
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / PREDICTIONS_FILE, predictions)
     write_json(out / SUMMARY_FILE, summary)
 
 
-def read_results(results_dir) -> tuple[EvalSummary, list[Prediction]]:
-    """Read a results directory; raises SftwiseError naming what is missing or malformed."""
-    import json
-    from pathlib import Path
+@dataclass(frozen=True)
+class Results:
+    """A results directory read back: its predictions, its summary when it has one, and where they came from.
 
-    from pydantic import ValidationError
+    Named fields rather than a tuple: the two readers this replaces returned the pair in opposite orders.
+    """
 
-    from sftwise.errors import SftwiseError
+    predictions: list[Prediction]
+    summary: EvalSummary | None  # None for a bare predictions file without summary.json beside it
+    path: Path  # the predictions file read
 
-    from sftwise.io import read_jsonl
+    def require_summary(self) -> EvalSummary:
+        """The summary, or a SftwiseError for steps that need the corpus metrics (compare, hard examples)."""
+        if self.summary is None:
+            raise SftwiseError(f"{self.path.parent}: not a results directory (no {SUMMARY_FILE}); pass a directory written by 'sftwise eval -o'.")
+        return self.summary
 
-    root = Path(results_dir)
-    if root.is_file() and root.name in (PREDICTIONS_FILE, SUMMARY_FILE):
-        root = root.parent
-    summary_path, predictions_path = root / SUMMARY_FILE, root / PREDICTIONS_FILE
-    for path in (summary_path, predictions_path):
-        if not path.is_file():
-            raise SftwiseError(f"{root}: not a results directory (no {path.name}); pass a directory written by 'sftwise eval -o'.")
-    try:
-        summary = EvalSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise SftwiseError(f"{summary_path}: not a valid evaluation summary ({str(exc).splitlines()[0]}).") from None
-    predictions = []
-    for number, row in enumerate(read_jsonl(predictions_path), 1):
+
+def _predictions_file(path: Path) -> Path:
+    """A results directory, its ``summary.json`` or a predictions file -> the predictions file."""
+    if path.is_dir():
+        return path / PREDICTIONS_FILE
+    if path.name == SUMMARY_FILE:
+        return path.parent / PREDICTIONS_FILE
+    return path
+
+
+def read_results(path: str | Path) -> Results:
+    """Read a results directory (or its ``predictions.jsonl`` or ``summary.json``).
+
+    Every prediction is validated (the error names file:line), the file must hold at least one and
+    their ids must be unique, since every consumer joins on them. ``summary.json`` is optional here;
+    :meth:`Results.require_summary` is for the steps that need it.
+    """
+    file = _predictions_file(Path(path))
+    if not file.is_file():
+        raise SftwiseError(f"{path}: not a results directory (no {PREDICTIONS_FILE}); pass a directory written by 'sftwise eval -o'.")
+    predictions = read_jsonl(file, validate=Prediction.model_validate, what="a prediction")
+    if not predictions:
+        raise SftwiseError(f"{file} holds no predictions.")
+    repeated = [i for i, count in Counter(p.id for p in predictions).items() if count > 1]
+    if repeated:
+        raise SftwiseError(f"{file}: example ids must be unique; repeated: {', '.join(repeated[:5])}.")
+    summary_path = file.parent / SUMMARY_FILE
+    summary = None
+    if summary_path.is_file():
         try:
-            predictions.append(Prediction.model_validate(row))
-        except ValidationError as exc:
-            raise SftwiseError(f"{predictions_path}:{number}: not a valid prediction ({str(exc).splitlines()[0]}).") from None
-    return summary, predictions
+            summary = EvalSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise SftwiseError(f"{summary_path}: not a valid evaluation summary ({str(exc).splitlines()[0]}).") from None
+    return Results(predictions=predictions, summary=summary, path=file)

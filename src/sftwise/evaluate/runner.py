@@ -30,24 +30,21 @@ from sftwise.backends.base import GenerationParams, GenerationRequest
 from sftwise.evaluate.metrics import MetricOptions, compute_all, extract_final_answer, parse_metric_list, versions
 from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction, write_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, bootstrap_ci
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.io import refuse_overwrite_input
+from sftwise.textsim import normalize
 
 SHOTS_IN = ("turns", "system")
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
-def _load_dataset(data: Any, what: str):
+def _load_dataset(data: Any, parameter: str):
     from sftwise.conversation import Dataset
 
     if isinstance(data, Dataset):
         return data
     path = Path(data)
     if not path.exists():
-        raise SftwiseError(f"{what} {data}: no such file.")
+        raise ParameterError(parameter, f"{data}: no such file.")
     from sftwise import formats
 
     return formats.load(path)
@@ -73,11 +70,11 @@ def draw_shots(pool, k: int, seed: int, exclude_prompts: set[str]) -> list:
         r
         for r in pool.records
         if r.conversation.target is not None
-        and _norm(r.conversation.input_text()) not in exclude_prompts
-        and _norm(r.conversation.last_user_text) not in exclude_prompts
+        and normalize(r.conversation.input_text()) not in exclude_prompts
+        and normalize(r.conversation.last_user_text) not in exclude_prompts
     ]
     if len(candidates) < k:
-        raise SftwiseError(f"--few-shot {k}: the shot pool has only {len(candidates)} usable examples (with a model answer, not in the eval set).")
+        raise ParameterError("few_shot", f"{k} shots asked, but the shot pool has only {len(candidates)} usable examples (with a model answer, not in the eval set).")
     return random.Random(seed).sample(candidates, k)
 
 
@@ -110,7 +107,7 @@ def read_predictions_file(path: str | Path, prediction_field: str, reference_fie
     """Rows of a JSONL (or JSON list) file of saved predictions, fields given as dotted paths."""
     path = Path(path)
     if not path.is_file():
-        raise SftwiseError(f"--predictions {path}: no such file.")
+        raise ParameterError("predictions", f"{path}: no such file.")
     text = path.read_text(encoding="utf-8", errors="replace")
     rows: list[tuple[int, Any]] = []
     if text.lstrip().startswith("["):
@@ -127,11 +124,11 @@ def read_predictions_file(path: str | Path, prediction_field: str, reference_fie
             except json.JSONDecodeError as exc:
                 raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg}).") from None
     if not rows:
-        raise SftwiseError(f"--predictions {path}: the file holds no rows.")
+        raise ParameterError("predictions", f"{path}: the file holds no rows.")
     keys = sorted({k for _, r in rows if isinstance(r, dict) for k in r})
-    for field_name, option in ((prediction_field, "--prediction-field"), (reference_field, "--reference-field")):
+    for field_name, parameter in ((prediction_field, "prediction_field"), (reference_field, "reference_field")):
         if not any(isinstance(r, dict) and _get(r, field_name)[0] for _, r in rows):
-            raise SftwiseError(f"{option} {field_name!r}: no row of {path} has this field; fields present: {', '.join(keys) or 'none'} (nested fields as a.b).")
+            raise ParameterError(parameter, f"no row of {path} has the field {field_name!r}; fields present: {', '.join(keys) or 'none'} (nested fields as a.b).")
     out = []
     for number, row in rows:
         if not isinstance(row, dict):
@@ -208,42 +205,42 @@ def evaluate(
     options = metric_options or MetricOptions()
     params = params or GenerationParams(seed=seed)
     if resamples < 1:
-        raise SftwiseError(f"resamples must be >= 1, got {resamples}.")
+        raise ParameterError("resamples", f"must be >= 1, got {resamples}.")
     if shots_in not in SHOTS_IN:
-        raise SftwiseError(f"--shots-in {shots_in!r}: expected one of {', '.join(SHOTS_IN)}.")
+        raise ParameterError("shots_in", f"expected one of {', '.join(SHOTS_IN)}, got {shots_in!r}.")
     if few_shot < 0:
-        raise SftwiseError(f"--few-shot must be >= 0, got {few_shot}.")
+        raise ParameterError("few_shot", f"must be >= 0, got {few_shot}.")
     settings: dict[str, Any] = {"seed": seed, "resamples": resamples, "versions": versions(), "metric_options": _options_dict(options)}
     started = time.time()
 
     if predictions is not None:
         if model is not None or data is not None:
-            raise SftwiseError("--predictions scores saved outputs; do not pass --model or --data with it.")
+            raise ParameterError("predictions", "scores saved outputs; do not pass model or data with it.")
         refuse_overwrite_input(Path(output) / "predictions.jsonl", predictions)
         rows = read_predictions_file(predictions, prediction_field, reference_field, id_field)
         settings.update(prediction_field=prediction_field, reference_field=reference_field)
         model_name, data_name = f"predictions:{prediction_field}", str(predictions)
     else:
         if model is None or data is None:
-            raise SftwiseError("pass --model and --data to generate, or --predictions FILE to score saved outputs.")
+            raise ParameterError("model" if model is None else "data", "is required: pass model and data to generate, or predictions to score saved outputs.")
         if isinstance(model, str):
             from sftwise.backends import parse_spec
 
             parse_spec(model)  # a typo in the spec fails before any file is read
         if few_shot and shots_from is None:
-            raise SftwiseError("--few-shot needs --shots-from TRAIN: shots are never drawn from the eval set.")
+            raise ParameterError("shots_from", "is required with few_shot: shots are drawn from a training split, never from the eval set.")
         if isinstance(data, (str, Path)) and isinstance(shots_from, (str, Path)):
             if Path(shots_from).resolve() == Path(data).resolve():
-                raise SftwiseError(f"--shots-from {shots_from} is the eval file itself; draw shots from a training or validation split.")
+                raise ParameterError("shots_from", f"{shots_from} is the eval file itself; draw shots from a training or validation split.")
         refuse_overwrite_input(Path(output) / "predictions.jsonl", data, *( [shots_from] if isinstance(shots_from, (str, Path)) else []))
-        dataset = _load_dataset(data, "--data")
+        dataset = _load_dataset(data, "data")
         if not len(dataset):
-            raise SftwiseError(f"--data {data}: no examples.")
+            raise ParameterError("data", f"{data}: no examples.")
         ids = _example_ids(dataset)
         shots = []
         if few_shot:
-            pool = _load_dataset(shots_from, "--shots-from")
-            eval_prompts = {_norm(r.conversation.input_text()) for r in dataset.records} | {_norm(r.conversation.last_user_text) for r in dataset.records}
+            pool = _load_dataset(shots_from, "shots_from")
+            eval_prompts = {normalize(r.conversation.input_text()) for r in dataset.records} | {normalize(r.conversation.last_user_text) for r in dataset.records}
             shots = draw_shots(pool, few_shot, seed, eval_prompts)
             settings["shots"] = [str(s.source) for s in shots]
         requests = [build_request(i, r.conversation, shots, shots_in) for i, r in zip(ids, dataset.records)]

@@ -43,17 +43,14 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.errors import SftwiseError
-
-Unit = Literal["char", "word"]
+from sftwise.textsim import Unit, jaccard, shingle_set, words  # noqa: F401  the exact Jaccard, re-exported beside its estimate
 
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -62,9 +59,6 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _POLY = np.uint64(0x100000001B3)  # FNV-64 prime as the polynomial base
 _LOW32 = np.uint64(0xFFFFFFFF)
 _EMPTY = np.uint64(1 << 63)  # marks an empty bin before densification
-
-_CJK = "\u2e80-\u2fff\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
-_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+", re.UNICODE)
 
 
 class MinHashConfig(BaseModel):
@@ -172,11 +166,6 @@ def _word_hash(word: str) -> int:
     return value
 
 
-def words(text: str) -> list[str]:
-    """Word tokens; each CJK character is a word of its own (CJK is written without spaces)."""
-    return _WORD.findall(text)
-
-
 def _word_shingle_hashes(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     docs_out, hashes_out = [], []
     all_words: list[int] = []
@@ -217,29 +206,6 @@ def shingle_hashes(texts: Sequence[str], unit: Unit = "char", ngram: int = 5) ->
     if unit == "word":
         return _word_shingle_hashes(texts, ngram)
     raise SftwiseError(f"shingle unit must be 'char' or 'word'; got {unit!r}.")
-
-
-def shingle_set(text: str, unit: Unit = "char", ngram: int = 5) -> set:
-    """The exact shingle set of one text (used to verify candidate pairs)."""
-    if unit == "char":
-        if not text:
-            return set()
-        if len(text) < ngram:
-            return {text}
-        return {text[i : i + ngram] for i in range(len(text) - ngram + 1)}
-    w = words(text)
-    if not w:
-        return set()
-    if len(w) < ngram:
-        return {tuple(w)}
-    return {tuple(w[i : i + ngram]) for i in range(len(w) - ngram + 1)}
-
-
-def jaccard(a: set, b: set) -> float:
-    if not a and not b:
-        return 1.0
-    inter = len(a & b)
-    return inter / (len(a) + len(b) - inter)
 
 
 # ---- signatures --------------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
-from sftwise.evaluate.results import PREDICTIONS_FILE, SUMMARY_FILE, EvalSummary, MetricSummary, Prediction
+from sftwise.evaluate.results import PREDICTIONS_FILE, SUMMARY_FILE, EvalSummary, MetricSummary, Prediction, read_results
 from sftwise.evaluate.stats import Estimate, mean_ci
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.io import read_jsonl, write_json, write_jsonl
 from sftwise.judge.parse import parse_pairwise, parse_pointwise
 from sftwise.judge.rubric import GradedExample, Rubric, render_pairwise, render_pointwise
@@ -37,29 +37,6 @@ JUDGMENTS_FILE = "judgments.jsonl"
 REPORT_FILE = "judge.json"
 BATCH = 32  # requests per generate() call; the backend runs them with its own concurrency limit
 Progress = Callable[[int], None]
-
-
-# ------------------------------------------------------------------------------------ results IO
-def load_results(path: str | Path) -> tuple[list[Prediction], EvalSummary | None]:
-    folder = Path(path)
-    file = folder / PREDICTIONS_FILE if folder.is_dir() else folder
-    if not file.is_file():
-        raise SftwiseError(f"{path}: not a results directory (expected {PREDICTIONS_FILE} inside; run `sftwise eval` first)")
-    preds = []
-    for number, row in enumerate(read_jsonl(file), 1):
-        try:
-            preds.append(Prediction.model_validate(row))
-        except Exception as exc:  # pydantic's message is long; name the line
-            raise SftwiseError(f"{file}:{number}: not a prediction record ({str(exc).splitlines()[0]})") from None
-    if not preds:
-        raise SftwiseError(f"{file} holds no predictions")
-    ids = Counter(p.id for p in preds)
-    dup = [i for i, c in ids.items() if c > 1]
-    if dup:
-        raise SftwiseError(f"{file}: example ids must be unique; repeated: {', '.join(dup[:5])}")
-    summary_file = file.parent / SUMMARY_FILE
-    summary = EvalSummary.model_validate_json(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else None
-    return preds, summary
 
 
 def resolve_generator(judge: str | Generator, cache: str | Path | None | bool = None, concurrency: int = 8,
@@ -341,12 +318,13 @@ def run_judge(results: str | Path, judge: str | Generator, rubric: Rubric, outpu
     reply, parsed, with the reason when missing) and ``judge.json`` (the :class:`JudgeReport`).
     """
     params = params or GenerationParams(max_new_tokens=512)
-    preds, summary = load_results(results)
+    loaded = read_results(results)
+    preds, summary = loaded.predictions, loaded.summary
     out = Path(output)
     if out.exists() and not out.is_dir():
-        raise SftwiseError(f"-o {output} is a file; the judge writes a results directory")
+        raise ParameterError("output", f"{output} is a file; the judge writes a results directory.")
     if against is not None and Path(against).resolve() == out.resolve():
-        raise SftwiseError(f"-o {output} is the --against results directory; write the judged results elsewhere")
+        raise ParameterError("output", f"{output} is the against results directory; write the judged results elsewhere.")
     generator = resolve_generator(judge, cache, concurrency, max_retries)
     usage = Usage()
     if against is None:
@@ -360,7 +338,8 @@ def run_judge(results: str | Path, judge: str | Generator, rubric: Rubric, outpu
         report.mean_score = mean_ci(list(values.values()))
         report.score_counts = {str(s): c for s, c in sorted(Counter(j.score for j in judgments if j.score is not None).items())}
     else:
-        preds_b, summary_b = load_results(against)
+        other = read_results(against)
+        preds_b, summary_b = other.predictions, other.summary
         progress = progress_factory(2 * len(preds)) if progress_factory else None
         judgments, unmatched = judge_pairwise(preds, preds_b, rubric, generator, params, progress=progress, usage=usage)
         metric = f"{rubric.metric_name}:win_rate"
@@ -395,7 +374,7 @@ def run_judge(results: str | Path, judge: str | Generator, rubric: Rubric, outpu
     summary.settings.setdefault("judges", {})[metric] = {"judge": generator.name, "rubric": rubric.name, "signature": sig,
                                                          "against": str(against) if against else None}
     out.mkdir(parents=True, exist_ok=True)
-    src = Path(results) if Path(results).is_dir() else Path(results).parent
+    src = loaded.path.parent
     if src.resolve() != out.resolve():
         for extra in src.iterdir():  # carry other files of the results dir along (plots, eval settings)
             if extra.is_file() and extra.name not in (PREDICTIONS_FILE, SUMMARY_FILE, JUDGMENTS_FILE, REPORT_FILE) and not (out / extra.name).exists():
@@ -413,6 +392,5 @@ def load_judgments(path: str | Path) -> tuple[JudgeReport, list[Judgment] | list
     if not (folder / REPORT_FILE).is_file() or not (folder / JUDGMENTS_FILE).is_file():
         raise SftwiseError(f"{path}: not a judge output directory (expected {REPORT_FILE} and {JUDGMENTS_FILE}; run `sftwise judge` first)")
     report = JudgeReport.model_validate_json((folder / REPORT_FILE).read_text(encoding="utf-8"))
-    rows = read_jsonl(folder / JUDGMENTS_FILE)
     model = Judgment if report.mode == "pointwise" else PairJudgment
-    return report, [model.model_validate(r) for r in rows]  # type: ignore[return-value]
+    return report, read_jsonl(folder / JUDGMENTS_FILE, model.model_validate, what=f"a {report.mode} judgment")

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from sftwise.backends.base import GenerationParams, Generator
 from sftwise.evaluate.results import Prediction
 from sftwise.findings import Finding
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.judge.autorater import Judgment, PairJudgment, judge_pointwise, load_judgments, resolve_generator
 from sftwise.judge.rubric import GradedExample, Rubric, load_rubric
 from sftwise.judge.stats import Agreement, agreement
@@ -132,7 +132,7 @@ def inter_annotator(table: dict[str, dict[str, float]], scale: Sequence[float], 
 
 def split_items(ids: Sequence[str], holdout: float, seed: int) -> tuple[list[str], list[str]]:
     if not 0 < holdout < 1:
-        raise SftwiseError(f"--holdout must be between 0 and 1 (exclusive), got {holdout}")
+        raise ParameterError("holdout", f"must be between 0 and 1 (exclusive), got {holdout}.")
     order = sorted(ids)
     random.Random(seed).shuffle(order)
     cut = max(1, round(len(order) * holdout)) if len(order) > 1 else 0
@@ -185,7 +185,7 @@ def load_rubric_scale(name: str, judgments: Sequence[Judgment]) -> list[int]:
 def calibrate(labels: Sequence[Label], runs: Sequence[JudgeRun], scale: Sequence[float], known_ids: Sequence[str] | None = None,
               holdout: float = 0.5, seed: int = 0, resamples: int = 1000) -> CalibrationReport:
     if not runs:
-        raise SftwiseError("give at least one judge result to calibrate (--judge-results)")
+        raise ParameterError("runs", "give at least one judge run to calibrate.")
     names = [r.name for r in runs]
     runs = [r.model_copy(update={"name": f"{r.name} ({Path(r.source).name})"}) if names.count(r.name) > 1 else r for r in runs]
     modes = {r.mode for r in runs}

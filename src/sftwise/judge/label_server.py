@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from sftwise.evaluate.results import Prediction
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.judge.rubric import Rubric
 from sftwise.judge.labels import Label, connect, delete_label, read_labels, save_label
 
@@ -52,7 +52,7 @@ class LabelApp:
     def __init__(self, preds: list[Prediction], db: str | Path, annotator: str, rubric: Rubric | None = None,
                  preds_b: list[Prediction] | None = None, task: str | None = None, shuffle: bool = True) -> None:
         if not ANNOTATOR_RE.match(annotator):
-            raise SftwiseError(f"--annotator {annotator!r}: use 1-64 letters, digits, spaces or . @ + - _")
+            raise ParameterError("annotator", f"{annotator!r}: use 1-64 letters, digits, spaces or . @ + - _")
         self.db = Path(db)
         self.default_annotator = annotator
         self.rubric = rubric
@@ -74,7 +74,7 @@ class LabelApp:
             self.choices = PREFERENCE_CHOICES
         else:
             if rubric is None:
-                raise SftwiseError("scoring needs a rubric (--rubric NAME or FILE) for its scale; or give --against RESULTS_B for preferences")
+                raise ParameterError("rubric", "is required for scoring (it gives the scale); or give the second results (preds_b) for preferences.")
             self.task = task or rubric.name
             use_digits = all(0 <= s <= 9 for s in rubric.scores)
             self.choices = [{"value": level.score, "key": str(level.score) if use_digits else str(i + 1), "label": str(level.score),
@@ -210,7 +210,7 @@ def serve(app: LabelApp, host: str = "127.0.0.1", port: int = 8765) -> Threading
     try:
         server = ThreadingHTTPServer((host, port), make_handler(app))
     except OSError as exc:
-        raise SftwiseError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from None
+        raise ParameterError("port", f"cannot listen on {host}:{port} ({exc.strerror}); pick another port.") from None
     server.daemon_threads = True
     return server
 

@@ -14,7 +14,6 @@ the results being calibrated become findings naming the file and line, never sil
 from __future__ import annotations
 
 import csv
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -24,7 +23,7 @@ from pydantic import BaseModel
 
 from sftwise.findings import Finding, Severity
 from sftwise.errors import SftwiseError
-from sftwise.io import atomic_write
+from sftwise.io import atomic_write, iter_jsonl, write_jsonl
 
 PREFERENCES = ("A", "B", "tie")
 
@@ -150,17 +149,10 @@ def read_label_file(path: str | Path, default_task: str | None = None) -> list[L
             for number, row in enumerate(reader, 2):
                 labels.append(_row_label({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{number}", default_task))
     elif file.suffix in (".jsonl", ".json"):
-        with open(file, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise SftwiseError(f"{path}:{number}: expected a JSON object per line")
-                labels.append(_row_label(row, f"{path}:{number}", default_task))
+        for number, row in iter_jsonl(path):
+            if not isinstance(row, dict):
+                raise SftwiseError(f"{path}:{number}: expected a JSON object per line")
+            labels.append(_row_label(row, f"{path}:{number}", default_task))
     else:
         raise SftwiseError(f"labels file {path}: expected .csv, .jsonl or a .sqlite database, got '{file.suffix}'")
     if not labels:
@@ -214,9 +206,7 @@ def export_labels(db: str | Path, output: str | Path) -> int:
             writer.writeheader()
             writer.writerows(rows)
     elif out.suffix in (".jsonl", ".json"):
-        with atomic_write(out) as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        write_jsonl(out, rows)
     else:
         raise SftwiseError(f"export path {output}: expected a .csv or .jsonl file name")
     return len(rows)
