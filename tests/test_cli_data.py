@@ -183,6 +183,9 @@ def test_flag_for_prefers_the_command_then_the_table_then_the_dashed_name() -> N
     assert flag_for("json_path", commands["jobs list"]) == "--json"  # a command of the nested jobs group
     assert flag_for("lora_rank", commands["train"]) == "--rank" and flag_for("learning_rate") == "--lr"
     assert flag_for("max_new_tokens") == "--max-new-tokens"
+    assert flag_for("run_dir", commands["jobs best"]) == "RUN_DIR"  # a positional argument
+    assert flag_for("model", commands["judge"]) == "--judge" and flag_for("model", commands["eval"]) == "--model"
+    assert flag_for("runs", commands["calibrate"]) == "--judge-results"
 
 
 def test_parameter_error_surfaces_as_the_flag() -> None:

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from sftwise.cli import app
 
-from conftest import diverse, write_gemini
+from hygiene_data import diverse, write_gemini
 
 runner = CliRunner()
 PAIRS = [(q, f"answer {i}") for i, q in enumerate(diverse(30, seed=5))]

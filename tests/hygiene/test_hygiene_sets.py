@@ -12,7 +12,7 @@ from sftwise.errors import SftwiseError
 from sftwise.hygiene.skew import load_production, skew
 from sftwise.hygiene.split import split_dataset
 
-from conftest import diverse, write_gemini
+from hygiene_data import diverse, write_gemini
 
 
 def ds(questions, path="x.jsonl", meta=None):

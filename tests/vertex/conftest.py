@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
 
 from vertex_emulator import VertexEmulator  # noqa: E402
 
-PROJECT, LOCATION = "demo-project", "us-central1"
+from vertex_data import LOCATION, PROJECT, example, write_gemini  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -53,20 +53,6 @@ def storage_client(emulator):
     from sftwise.gemini.client import resolve_context, storage_client
 
     return storage_client(resolve_context(PROJECT, LOCATION))
-
-
-def write_gemini(path: Path, rows: list[dict]) -> Path:
-    import json
-
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def example(user: str = "Where is my order 123?", model: str = '{"team": "shipping"}', system: str | None = "Route tickets.") -> dict:
-    row: dict = {"contents": [{"role": "user", "parts": [{"text": user}]}, {"role": "model", "parts": [{"text": model}]}]}
-    if system:
-        row["systemInstruction"] = {"role": "system", "parts": [{"text": system}]}
-    return row
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import LOCATION, PROJECT
+from vertex_data import LOCATION, PROJECT
 from typer.testing import CliRunner
 
 from sftwise.cli import app
@@ -72,7 +72,7 @@ def test_cli_errors_are_one_line_without_traceback(emulator, tmp_path, monkeypat
 
     monkeypatch.setattr(client, "default_credentials", lambda: (object(), None))
     result = runner.invoke(app, ["jobs", "list"])
-    assert result.exit_code == 2 and "no Google Cloud project given: pass --project" in result.output
+    assert result.exit_code == 2 and "--project: no Google Cloud project given" in result.output
 
 
 def test_train_config_bucket_project_and_location_are_used(emulator, datasets, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import LOCATION, PROJECT
+from vertex_data import LOCATION, PROJECT
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, Generator
 from sftwise.gemini.cost import estimate_tuning_cost, load_prices

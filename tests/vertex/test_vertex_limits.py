@@ -8,7 +8,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import example, write_gemini
+from vertex_data import example, write_gemini
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

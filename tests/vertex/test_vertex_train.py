@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import LOCATION, PROJECT, example, write_gemini
+from vertex_data import LOCATION, PROJECT, example, write_gemini
 
 from sftwise.errors import SftwiseError
 from sftwise.runlog import read_metrics

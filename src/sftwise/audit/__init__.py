@@ -146,13 +146,13 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
     ctx = AuditContext(model=model, max_tokens=limit, target=target, counter=counter, max_listed=max_listed,
                        files={k: v.path or "<memory>" for k, v in splits.items()})
     if problem:
-        findings.append(emit("SW204", f"{problem}; token counts are estimates.", "Point --model at a local model directory.", field="--model"))
+        findings.append(emit("SW204", f"{problem}; token counts are estimates.", "Give a local model directory as the model (--model).", field="model"))
     if counter.estimated:
         findings.append(emit("SW203", "token counts are estimated (UTF-8 bytes / 4), not counted with a tokenizer; chat-template tokens are not included.",
-                             "Pass --model PATH with a local tokenizer for exact counts."))
+                             "Give a local tokenizer directory as the model (--model PATH) for exact counts."))
     if not limit:
         findings.append(emit("SW205", "no per-example token limit is known, so truncation is not checked.",
-                             "Pass --max-tokens N (your trainer's max_length) or a --model with a known limit."))
+                             "Give max_tokens (--max-tokens N, your trainer's max_length) or a model with a known limit."))
     stats: dict[str, DatasetStats] = {}
     for name, dataset in splits.items():
         ctx.profiles[name] = prof = profile(dataset, counter)

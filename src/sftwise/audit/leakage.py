@@ -14,7 +14,7 @@ from sftwise.audit.base import AuditContext, cross_split_check, listed
 from sftwise.conversation import Dataset
 from sftwise.hygiene.minhash import MinHashConfig
 from sftwise.hygiene.text import Normalization
-from sftwise.findings import Finding, Severity
+from sftwise.findings import Finding, emit
 
 
 def find_leakage(
@@ -34,11 +34,11 @@ def find_leakage(
     for leak in report.leaked:
         where = f"{leak.train_file}:{leak.train_line}"
         if leak.kind == "exact":
-            findings.append(Finding(code="SW420", severity=Severity.ERROR, file=leak.file, line=leak.line,
+            findings.append(emit("SW420", file=leak.file, line=leak.line,
                                     message=f"this {leak.split} example's {field} is an exact copy of training example {where}.",
                                     hint="Remove it from one of the two files (sftwise split keeps duplicates on one side)."))
         else:
-            findings.append(Finding(code="SW421", severity=Severity.WARNING, file=leak.file, line=leak.line,
+            findings.append(emit("SW421", file=leak.file, line=leak.line,
                                     message=f"this {leak.split} example's {field} is a near duplicate (Jaccard {leak.similarity:.2f}) of training example {where}.",
                                     hint="Remove it from one of the two files, or re-split with sftwise split."))
     return findings

@@ -36,16 +36,26 @@ FLAGS: dict[str, str] = {
     "learning_rate": "--lr",
     "overlong": "--truncate/--drop",
     "near_dup_jaccard": "--near-dup",
+    "runs": "--judge-results",
+}
+
+COMMAND_FLAGS: dict[str, dict[str, str]] = {
+    # per command, where one library parameter is set by a differently named flag there only
+    "judge": {"model": "--judge"},
 }
 
 
 def flag_for(parameter: str, command: Any = None) -> str:
-    """The flag that sets library ``parameter``: the invoked command's own option of that name,
-    else :data:`FLAGS`, else ``--`` + the name with dashes (``max_new_tokens`` -> ``--max-new-tokens``)."""
+    """The flag that sets library ``parameter``: the invoked command's own option of that name (or
+    its positional argument, as ``RUN_DIR``), else :data:`COMMAND_FLAGS` for that command, else
+    :data:`FLAGS`, else ``--`` + the name with dashes (``max_new_tokens`` -> ``--max-new-tokens``)."""
     for param in getattr(command, "params", ()):
         if param.name == parameter and param.param_type_name == "option" and param.opts:
             return param.opts[0]
-    return FLAGS.get(parameter) or "--" + parameter.replace("_", "-")
+        if param.name == parameter and param.param_type_name == "argument":
+            return parameter.upper()
+    own = COMMAND_FLAGS.get(getattr(command, "name", None) or "", {})
+    return own.get(parameter) or FLAGS.get(parameter) or "--" + parameter.replace("_", "-")
 
 
 # ---- output paths: checked while the flags are parsed ------------------------------------------

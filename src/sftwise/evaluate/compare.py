@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import EvalSummary, Prediction, read_results
-from sftwise.evaluate.stats import DEFAULT_RESAMPLES, McNemarResult, mcnemar_exact, paired_bootstrap
+from sftwise.evaluate.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, McNemarResult, mcnemar_exact, paired_bootstrap
 from sftwise.errors import ParameterError, SftwiseError
 
 RECOMPUTED = ("bleu", "chrf", "macro_f1")
@@ -124,7 +124,7 @@ def compare_pair(
     *,
     metrics: Sequence[str] | None = None,
     resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 12345,
+    seed: int = DEFAULT_SEED,
     top: int = 5,
 ) -> PairComparison:
     name_a, sum_a, preds_a = a
@@ -206,7 +206,7 @@ def compare(
     *,
     metrics: Sequence[str] | None = None,
     resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 12345,
+    seed: int = DEFAULT_SEED,
     top: int = 5,
 ) -> ComparisonReport:
     """Compare every results directory after the first with the first (the baseline)."""

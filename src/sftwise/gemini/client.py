@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 DEFAULT_LOCATION = "us-central1"
 
@@ -60,9 +60,10 @@ def check_region(location: str, *, for_tuning: bool = True) -> None:
     if not for_tuning or os.environ.get("SFTWISE_SKIP_REGION_CHECK") == "1":
         return
     if location not in TUNING_REGIONS:
-        raise SftwiseError(
+        raise ParameterError(
+            "location",
             f"region {location!r} does not offer Gemini tuning (as of {TUNING_REGIONS_CHECKED}); "
-            f"use --location with one of: {', '.join(TUNING_REGIONS[:8])}, ... (e.g. us-central1). "
+            f"use one of: {', '.join(TUNING_REGIONS[:8])}, ... (e.g. us-central1). "
             "If Google added it since, set SFTWISE_SKIP_REGION_CHECK=1."
         )
 
@@ -73,8 +74,9 @@ def resolve_context(project: str | None = None, location: str | None = None, *, 
     credentials, adc_project = default_credentials()
     project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or adc_project
     if not project:
-        raise SftwiseError(
-            "no Google Cloud project given: pass --project PROJECT_ID or set GOOGLE_CLOUD_PROJECT "
+        raise ParameterError(
+            "project",
+            "no Google Cloud project given: give the project id or set GOOGLE_CLOUD_PROJECT "
             "(`gcloud config set project PROJECT_ID` does not reach application default credentials)."
         )
     return VertexContext(project=project, location=location, credentials=credentials)

@@ -24,10 +24,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from sftwise.conversation import Conversation, Dataset, Part, Record, Turn
+from sftwise.conversation import Conversation, Dataset, Part, Record
 from sftwise.hygiene.text import Normalization, check_field, texts_of
 from sftwise.hygiene.minhash import MinHashConfig, jaccard, shingle_set
-from sftwise.findings import Finding, Severity
+from sftwise.findings import Finding, emit
 from sftwise.errors import SftwiseError
 
 METHODS = ("exact", "near", "substr", "semantic")
@@ -179,8 +179,7 @@ def dedup(
                 extra = f", similarity {sim:.2f}" if sim is not None else ""
                 if method == "near" and sim is not None and sim < cfg.minhash.threshold:
                     extra += ", linked through other members of the cluster"
-                findings.append(Finding(code=code, severity=Severity.WARNING if method != "semantic" else Severity.INFO,
-                                        message=f"{what} of {loc(kept)} (cluster {cid}{extra}); removed.",
+                findings.append(emit(code, f"{what} of {loc(kept)} (cluster {cid}{extra}); removed.",
                                         hint="Kept the cluster's representative; see the dedup report for every member.",
                                         file=records[i].source.path, line=records[i].source.line))
         by_method[method] = len(gone)
@@ -223,8 +222,7 @@ def dedup(
             members = [before[j] for j in topic.members]
             topics.append(TopicCluster(size=len(members), terms=topic.terms, examples=[loc(i) for i in members[:5]]))
             first = members[0]
-            findings.append(Finding(code="SW434", severity=Severity.INFO,
-                                    message=f"{len(members)} similar records ({', '.join(topic.terms[:5]) or 'no terms'}), e.g. lines {', '.join(str(records[i].source.line) for i in members[:5])}.",
+            findings.append(emit("SW434", f"{len(members)} similar records ({', '.join(topic.terms[:5]) or 'no terms'}), e.g. lines {', '.join(str(records[i].source.line) for i in members[:5])}.",
                                     hint="Check this topic's share matches what production needs.", file=records[first].source.path, line=records[first].source.line))
         seconds["semantic"] = round(time.perf_counter() - t0, 3)
 
@@ -264,9 +262,8 @@ def dedup(
             will_cut = cfg.cut_substrings and not s.first
             spans_out.append(SubstringSpan(file=records[i].source.path, line=records[i].source.line, field=fld, start=s.start, end=s.end,
                                            occurrences=s.occurrences, text=s.text[:200], cut=will_cut))
-            findings.append(Finding(code="SW432", severity=Severity.INFO,
-                                    message=f"{len(s.text)} characters at {s.start}-{s.end} occur {s.occurrences}x in the dataset: {s.text[:60]!r}" + ("; cut." if will_cut else "."),
-                                    hint="Boilerplate repeated across examples is memorised verbatim; pass --cut-substrings to remove later copies.",
+            findings.append(emit("SW432", f"{len(s.text)} characters at {s.start}-{s.end} occur {s.occurrences}x in the dataset: {s.text[:60]!r}" + ("; cut." if will_cut else "."),
+                                    hint="Boilerplate repeated across examples is memorised verbatim; cut_substrings (--cut-substrings) removes later copies.",
                                     file=records[i].source.path, line=records[i].source.line, field=fld))
         by_method["substr"] = len(spans)
         seconds["substr"] = round(time.perf_counter() - t0, 3)

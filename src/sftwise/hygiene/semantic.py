@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 
 @dataclass
@@ -39,9 +39,10 @@ def embed(texts: Sequence[str], model: str | None = None, seed: int = 0, dims: i
         try:
             from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
         except ImportError:
-            raise SftwiseError(
-                f"--embedding-model {model!r} needs the sentence-transformers package, which is not installed."
-                " Install it (pip install sentence-transformers) or leave the option out to use the offline TF-IDF/LSA embeddings."
+            raise ParameterError(
+                "embedding_model",
+                f"{model!r} needs the sentence-transformers package, which is not installed."
+                " Install it (pip install sentence-transformers) or leave the model out to use the offline TF-IDF/LSA embeddings."
             ) from None
         try:
             st = SentenceTransformer(model)
@@ -79,7 +80,7 @@ def semantic_clusters(
     seed: int = 0,
 ) -> SemanticResult:
     if not 0 < threshold <= 1:
-        raise SftwiseError(f"semantic threshold must be in (0, 1]; got {threshold}.")
+        raise ParameterError("semantic_threshold", f"must be in (0, 1]; got {threshold}.")
     n = len(texts)
     if n < 2:
         return SemanticResult([], {}, [], "none (fewer than 2 texts)")

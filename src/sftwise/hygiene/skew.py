@@ -39,7 +39,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Record, Source, Turn
-from sftwise.findings import Finding, Severity
+from sftwise.findings import Finding, emit
 from sftwise.errors import SftwiseError
 
 
@@ -292,8 +292,8 @@ def skew(
         if signal.verdict == "skew":
             if sentence:
                 summary.append(sentence)
-            findings.append(Finding(code=code, severity=Severity.WARNING, file=production.path,
-                                    message=f"{signal.name}: {signal.detail}", hint=f"statistic {signal.statistic:.3f} > threshold {signal.threshold:.3f}."))
+            findings.append(emit(code, f"{signal.name}: {signal.detail}", hint=f"statistic {signal.statistic:.3f} > threshold {signal.threshold:.3f}.",
+                                 file=production.path))
 
     # lengths per role
     roles = [("prompt", tp, pp)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from sftwise.findings import Finding, Severity
+from sftwise.findings import Finding, emit
 from sftwise.errors import SftwiseError
 from sftwise.io import atomic_write, iter_jsonl, write_jsonl
 
@@ -167,8 +167,7 @@ def check_ids(labels: Sequence[Label], known_ids: Iterable[str]) -> list[Finding
     for lab in labels:
         if lab.item_id not in known:
             file, _, line = (lab.source or "").rpartition(":")
-            findings.append(Finding(code="SW801", severity=Severity.WARNING,
-                                    message=f"label for unknown example id '{lab.item_id}' (annotator {lab.annotator}) is ignored",
+            findings.append(emit("SW801", f"label for unknown example id '{lab.item_id}' (annotator {lab.annotator}) is ignored",
                                     hint="labels must use the ids of the predictions in the results directory; check for a different eval set",
                                     file=file or None, line=int(line) if line.isdigit() else None, field="id"))
     return findings
