@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fakes"))
 
 from vertex_emulator import VertexEmulator  # noqa: E402
 
-from vertex_data import LOCATION, PROJECT, example, write_gemini  # noqa: E402,F401
+from vertex_data import LOCATION, PROJECT, example, write_gemini  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

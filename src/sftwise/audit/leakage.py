@@ -34,13 +34,13 @@ def find_leakage(
     for leak in report.leaked:
         where = f"{leak.train_file}:{leak.train_line}"
         if leak.kind == "exact":
-            findings.append(emit("SW420", file=leak.file, line=leak.line,
-                                    message=f"this {leak.split} example's {field} is an exact copy of training example {where}.",
-                                    hint="Remove it from one of the two files (sftwise split keeps duplicates on one side)."))
+            findings.append(emit("SW420", f"this {leak.split} example's {field} is an exact copy of training example {where}.",
+                                 hint="Remove it from one of the two files (sftwise split keeps duplicates on one side).",
+                                 file=leak.file, line=leak.line))
         else:
-            findings.append(emit("SW421", file=leak.file, line=leak.line,
-                                    message=f"this {leak.split} example's {field} is a near duplicate (Jaccard {leak.similarity:.2f}) of training example {where}.",
-                                    hint="Remove it from one of the two files, or re-split with sftwise split."))
+            findings.append(emit("SW421", f"this {leak.split} example's {field} is a near duplicate (Jaccard {leak.similarity:.2f}) of training example {where}.",
+                                 hint="Remove it from one of the two files, or re-split with sftwise split.",
+                                 file=leak.file, line=leak.line))
     return findings
 
 

@@ -50,10 +50,8 @@ def flag_for(parameter: str, command: Any = None) -> str:
     its positional argument, as ``RUN_DIR``), else :data:`COMMAND_FLAGS` for that command, else
     :data:`FLAGS`, else ``--`` + the name with dashes (``max_new_tokens`` -> ``--max-new-tokens``)."""
     for param in getattr(command, "params", ()):
-        if param.name == parameter and param.param_type_name == "option" and param.opts:
-            return param.opts[0]
-        if param.name == parameter and param.param_type_name == "argument":
-            return parameter.upper()
+        if param.name == parameter and (param.param_type_name == "argument" or param.opts):
+            return _flag(param)
     own = COMMAND_FLAGS.get(getattr(command, "name", None) or "", {})
     return own.get(parameter) or FLAGS.get(parameter) or "--" + parameter.replace("_", "-")
 

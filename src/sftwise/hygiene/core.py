@@ -180,8 +180,8 @@ def dedup(
                 if method == "near" and sim is not None and sim < cfg.minhash.threshold:
                     extra += ", linked through other members of the cluster"
                 findings.append(emit(code, f"{what} of {loc(kept)} (cluster {cid}{extra}); removed.",
-                                        hint="Kept the cluster's representative; see the dedup report for every member.",
-                                        file=records[i].source.path, line=records[i].source.line))
+                                     hint="Kept the cluster's representative; see the dedup report for every member.",
+                                     file=records[i].source.path, line=records[i].source.line))
         by_method[method] = len(gone)
         alive[:] = [i for i in alive if i not in gone]
 
@@ -223,7 +223,7 @@ def dedup(
             topics.append(TopicCluster(size=len(members), terms=topic.terms, examples=[loc(i) for i in members[:5]]))
             first = members[0]
             findings.append(emit("SW434", f"{len(members)} similar records ({', '.join(topic.terms[:5]) or 'no terms'}), e.g. lines {', '.join(str(records[i].source.line) for i in members[:5])}.",
-                                    hint="Check this topic's share matches what production needs.", file=records[first].source.path, line=records[first].source.line))
+                                 hint="Check this topic's share matches what production needs.", file=records[first].source.path, line=records[first].source.line))
         seconds["semantic"] = round(time.perf_counter() - t0, 3)
 
     kept_conversations = {i: conversations[i] for i in alive}
@@ -263,8 +263,8 @@ def dedup(
             spans_out.append(SubstringSpan(file=records[i].source.path, line=records[i].source.line, field=fld, start=s.start, end=s.end,
                                            occurrences=s.occurrences, text=s.text[:200], cut=will_cut))
             findings.append(emit("SW432", f"{len(s.text)} characters at {s.start}-{s.end} occur {s.occurrences}x in the dataset: {s.text[:60]!r}" + ("; cut." if will_cut else "."),
-                                    hint="Boilerplate repeated across examples is memorised verbatim; cut_substrings (--cut-substrings) removes later copies.",
-                                    file=records[i].source.path, line=records[i].source.line, field=fld))
+                                 hint="Boilerplate repeated across examples is memorised verbatim; cut_substrings (--cut-substrings) removes later copies.",
+                                 file=records[i].source.path, line=records[i].source.line, field=fld))
         by_method["substr"] = len(spans)
         seconds["substr"] = round(time.perf_counter() - t0, 3)
 

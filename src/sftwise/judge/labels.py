@@ -168,8 +168,8 @@ def check_ids(labels: Sequence[Label], known_ids: Iterable[str]) -> list[Finding
         if lab.item_id not in known:
             file, _, line = (lab.source or "").rpartition(":")
             findings.append(emit("SW801", f"label for unknown example id '{lab.item_id}' (annotator {lab.annotator}) is ignored",
-                                    hint="labels must use the ids of the predictions in the results directory; check for a different eval set",
-                                    file=file or None, line=int(line) if line.isdigit() else None, field="id"))
+                                 hint="labels must use the ids of the predictions in the results directory; check for a different eval set",
+                                 file=file or None, line=int(line) if line.isdigit() else None, field="id"))
     return findings
 
 
