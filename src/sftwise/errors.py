@@ -35,3 +35,9 @@ class ParameterError(SftwiseError):
     def restated(self, name: str) -> str:
         """The same message with ``parameter`` shown as ``name`` (a flag or a config key)."""
         return f"{name}: {self.problem}"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a library's error text, quoted in ours), or its type."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

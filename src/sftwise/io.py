@@ -97,6 +97,12 @@ def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | No
     return out
 
 
+def cache_root() -> Path:
+    """Where sftwise keeps what it can rebuild (response cache, converted models): ``$SFTWISE_CACHE_DIR``
+    or ``~/.cache/sftwise``."""
+    return Path(os.environ.get("SFTWISE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "sftwise"))
+
+
 def refuse_overwrite_input(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> None:
     """Raise when an output path would overwrite one of the user's input files."""
     out = Path(output).resolve()

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "sftwise"
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
     ("io", "findings", "codes"),
-    ("conversation", "tokens", "runlog", "progress", "textsim"),
+    ("conversation", "tokens", "runlog", "progress", "textsim", "gguf_cache"),
     ("demo",),
     ("models",),
     ("formats",),

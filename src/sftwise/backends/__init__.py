@@ -3,13 +3,15 @@
 =====================================  =====================================================
 spec                                   generator
 =====================================  =====================================================
-``hf:PATH`` (or a bare existing dir)   :class:`sftwise.backends.hf.HFGenerator`
+``hf:PATH`` (or a bare existing dir,    :class:`sftwise.backends.hf.HFGenerator`
+a ``.gguf`` file, a bundled name)
 ``openai:MODEL@http://host:port/v1``   :class:`sftwise.backends.openai_compat.OpenAICompatGenerator`
 ``openai:MODEL``                       the same, base URL from ``OPENAI_BASE_URL`` or OpenAI's
 ``gemini:MODEL``                       ``sftwise.backends.gemini`` (google-genai), imported lazily
 =====================================  =====================================================
 
-``PATH`` is anything :func:`sftwise.models.resolve` reads: a model directory, a LoRA checkpoint, a hub id.
+``PATH`` is anything :func:`sftwise.models.resolve` reads: a model directory, a LoRA checkpoint, a GGUF file
+(``gguf:PATH`` or ``*.gguf``), a bundled short name (``smollm2-135m-instruct``), a hub id.
 Backends are imported only when chosen, so ``import sftwise.backends`` never imports torch or an SDK.
 """
 
@@ -20,9 +22,11 @@ from typing import Any
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
 from sftwise.errors import ParameterError, SftwiseError
+from sftwise.gguf_cache import is_gguf_reference
+from sftwise.models import BUNDLED
 
 SCHEMES = ("hf", "openai", "gemini")
-FORMS = "hf:PATH, openai:MODEL@http://host:port/v1 or gemini:MODEL"
+FORMS = "hf:PATH (a model directory, a .gguf file or smollm2-135m-instruct), openai:MODEL@http://host:port/v1 or gemini:MODEL"
 
 
 def parse_spec(model: str) -> tuple[str, str, str | None]:
@@ -32,6 +36,8 @@ def parse_spec(model: str) -> tuple[str, str, str | None]:
     model = model.strip()
     scheme, sep, rest = model.partition(":")
     if not sep or scheme not in SCHEMES:
+        if model in BUNDLED or is_gguf_reference(model):
+            return "hf", model, None  # a bundled short name or a GGUF file: a local model like a directory
         if os.path.isdir(model):  # os.path: a name too long for the OS is 'not a dir', not an OSError
             return "hf", model, None
         raise ParameterError("model", f"{model!r}: unknown backend; expected {FORMS}.")

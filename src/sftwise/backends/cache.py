@@ -21,11 +21,11 @@ from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
 from sftwise.errors import ParameterError
+from sftwise.io import cache_root
 
 
 def default_cache_path() -> Path:
-    root = os.environ.get("SFTWISE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "sftwise")
-    return Path(root) / "responses.sqlite"
+    return cache_root() / "responses.sqlite"
 
 
 def cache_key(model: str, request: GenerationRequest, params: GenerationParams) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sftwise.errors import ParameterError, SftwiseError
+from sftwise.gguf_cache import is_gguf_reference
 from sftwise.io import write_json
 from sftwise.pipeline.config import PipelineConfig
 from sftwise.pipeline.state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
@@ -203,7 +204,7 @@ def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
 def _generator_spec(ctx: RunContext, model: str) -> str:
     if ctx.config.backend == "vertex" or model.startswith("gemini"):
         return model if model.startswith("gemini:") else f"gemini:{model}"
-    if ":" in model and not os.path.exists(model):
+    if ":" in model and not os.path.exists(model) and not is_gguf_reference(model):
         return model  # already a spec such as openai:NAME@URL
     return f"hf:{model}"
 
