@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
+from sftwise.backends.hf_decode import PrefixStore, decode, unsupported
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.models import load_causal_lm, load_tokenizer
 
@@ -46,6 +47,7 @@ class HFGenerator:
         on_progress: Callable[[int, int], None] | None = None,
         model=None,
         tokenizer=None,
+        use_generate: bool = False,
     ):
         if batch_size < 1:
             raise ParameterError("batch_size", f"must be >= 1, got {batch_size}.")
@@ -68,6 +70,9 @@ class HFGenerator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
+        self.use_generate = use_generate
+        self.fallback_reason: str | None = None  # why the last batch went through model.generate, if it did
+        self._prefixes = PrefixStore()
 
     # ------------------------------------------------------------------ prompts
     def render(self, request: GenerationRequest) -> str:
@@ -88,7 +93,43 @@ class HFGenerator:
             return self.tokenizer.apply_chat_template([first, *messages[1:]], tokenize=False, add_generation_prompt=True)
 
     # ------------------------------------------------------------------ generation
-    def _batch(self, prompts: list[str], params: GenerationParams) -> list[tuple[str, int, int]]:
+    def _batch(self, prompts: list[str], ids: list[list[int]], params: GenerationParams) -> list[tuple[str, int, int]]:
+        self.fallback_reason = "use_generate=True" if self.use_generate else unsupported(self.model, params.temperature > 0)
+        if self.fallback_reason:
+            return self._generate_batch(prompts, params)
+        torch = self._torch
+        tok = self.tokenizer
+        stops = list(params.stop)
+
+        def should_stop(new: list[int]) -> bool:
+            text = tok.decode(new, skip_special_tokens=True)
+            return any(stop in text for stop in stops)
+
+        with torch.inference_mode():
+            decoded = decode(
+                self.model,
+                ids,
+                max_new_tokens=params.max_new_tokens,
+                eos_ids=[tok.eos_token_id],
+                pad_id=tok.pad_token_id,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                min_new_tokens=getattr(self.model.generation_config, "min_new_tokens", None) or 0,
+                should_stop=should_stop if stops else None,
+                store=self._prefixes,
+            )
+        return [(self._text(new, params), len(prompt), len(new) + int(ended)) for prompt, (new, ended) in zip(ids, decoded)]
+
+    def _text(self, tokens: list[int], params: GenerationParams) -> str:
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        for stop in params.stop:
+            cut = text.find(stop)
+            if cut >= 0:
+                text = text[:cut]
+        return text
+
+    def _generate_batch(self, prompts: list[str], params: GenerationParams) -> list[tuple[str, int, int]]:
+        """The fallback: ``model.generate`` on a left-padded batch."""
         torch = self._torch
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         kwargs = {
@@ -114,13 +155,8 @@ class HFGenerator:
                 if tok == eos or (tok == pad and pad != eos):
                     break
                 kept.append(tok)
-            text = self.tokenizer.decode(kept, skip_special_tokens=True)
-            for stop in params.stop:
-                cut = text.find(stop)
-                if cut >= 0:
-                    text = text[:cut]
             n_prompt = int(enc["attention_mask"][i].sum())
-            rows.append((text, n_prompt, len(kept) + (1 if len(kept) < len(ids) else 0)))
+            rows.append((self._text(kept, params), n_prompt, len(kept) + (1 if len(kept) < len(ids) else 0)))
         return rows
 
     def generate(self, requests: Sequence[GenerationRequest], params: GenerationParams) -> list[GenerationResult]:
@@ -128,8 +164,8 @@ class HFGenerator:
         if params.temperature > 0:
             torch.manual_seed(params.seed)
         prompts = [self.render(r) for r in requests]
-        lengths = [len(self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        order = sorted(range(len(requests)), key=lambda i: lengths[i])
+        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        order = sorted(range(len(requests)), key=lambda i: len(ids[i]))
         results: list[GenerationResult | None] = [None] * len(requests)
         start_all = time.perf_counter()
         total_tokens = 0
@@ -137,7 +173,7 @@ class HFGenerator:
             chunk = order[start : start + self.batch_size]
             t0 = time.perf_counter()
             try:
-                rows = self._batch([prompts[i] for i in chunk], params)
+                rows = self._batch([prompts[i] for i in chunk], [ids[i] for i in chunk], params)
             except Exception as exc:  # noqa: BLE001 - one failed batch must not lose the others
                 message = f"{type(exc).__name__}: {str(exc)[:300]}"
                 for i in chunk:
