@@ -312,6 +312,9 @@ def _transformers() -> Any:
         import transformers
     except ImportError:
         raise SftwiseError("loading a model needs torch and transformers: pip install 'sftwise[train]'.") from None
+    # one "Loading weights" bar per load (a pipeline loads the model several times) is noise beside
+    # sftwise's own progress display; warnings and errors still show
+    transformers.utils.logging.disable_progress_bar()
     return transformers
 
 

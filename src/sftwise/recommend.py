@@ -30,6 +30,15 @@ Open models use the Gemini 1.5 **Pro** rows, which give explicit numbers for eve
   the usual 1e-4..3e-4), so the "multiplier 10 on small data" row becomes 1e-3. For full fine-tuning
   the base is 1e-5.
 * **"default" epochs**: 3 epochs at >= 10,000 examples, 5 at >= 1,000, 10 below.
+* **Pretrained open models: at most** ``OPEN_MAX_EPOCHS`` = 3 epochs. The Pro rows' 20 epochs for small
+  text data are Gemini's schedule (a multiplier-scaled rate on a far larger model); a small open
+  model at the translated LoRA rate has learnt the data long before. Measured on
+  SmolLM2-135M-Instruct, LoRA r8 at lr 1e-3, the sample task's first 100 training tickets, the 60
+  validation tickets: validation token accuracy 0.664 / 0.963 / 0.986 / 0.998 / 1.000 and loss
+  1.80 / 0.114 / 0.027 / 0.009 / 0.006 before training and after epochs 1-4: the task is learnt by
+  epoch 2-3 and later epochs only sharpen what is already right, at the risk of overfitting. 3 is
+  also TRL's, LLaMA-Factory's and Axolotl's default. The diagnosis then keeps the best epoch's
+  checkpoint, so a cap that is one epoch too many costs time, not quality.
 * A random-weight model built by ``sftwise.demo.tiny`` knows nothing, so LoRA-sized rates do not move
   it: it is tuned with full fine-tuning at ``TINY_LR`` = 3e-3.
 
@@ -73,6 +82,7 @@ BASE_LORA_LR = 1e-4
 BASE_FULL_LR = 1e-5
 MIN_LR, MAX_LR = 5e-5, 1e-3
 TINY_LR = 3e-3
+OPEN_MAX_EPOCHS = 3  # pretrained open models: see "Pretrained open models" above
 SERVICE_DEFAULT_EPOCHS = 4  # what the bill assumes when the epochs are left to Vertex
 
 Modality = Literal["text", "image", "audio"]
@@ -230,6 +240,11 @@ def recommend(model: str, data: str | Path | None = None, modality: Modality = "
         rank = max(8, 2 * row.adapter_size)
         reasons.append(f"LoRA rank {rank} = max(8, 2 x adapter size {row.adapter_size}), alpha {2 * rank}")
         reasons.append(f"epochs {epochs}" + (" (the row's value)" if row.epochs is not None else f" (service default translated: {_default_epochs_rule()})"))
+        if not tiny and epochs > OPEN_MAX_EPOCHS:
+            reasons.append(f"epochs capped at {OPEN_MAX_EPOCHS} for a pretrained open model: measured on SmolLM2-135M with LoRA, the "
+                           "validation token accuracy reaches 0.99 by epoch 2-3 and later epochs only risk overfitting "
+                           "(the diagnosis keeps the best epoch's checkpoint)")
+            epochs = OPEN_MAX_EPOCHS
         rec.update(epochs=epochs, learning_rate=lr, lora_rank=rank, lora_alpha=2 * rank, method=chosen_method)
     else:
         mult = row.lr_multiplier

@@ -32,7 +32,7 @@ def _exact_match_delta(run: Path) -> dict:
 @pytest.mark.browser
 def test_demo_beats_its_baseline_and_its_report_renders(tmp_path: Path, render_in_chromium) -> None:
     run = tmp_path / "demo"
-    proc = _sftwise("demo", "--run-dir", str(run), cwd=tmp_path)
+    proc = _sftwise("demo", "--tiny", "--run-dir", str(run), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "TINY" in proc.stdout and "random weights" in proc.stdout  # honest about the model
     for step in STEPS:
@@ -50,7 +50,7 @@ def test_demo_beats_its_baseline_and_its_report_renders(tmp_path: Path, render_i
     assert "n/a (full fine-tuning)" in html and "&lt; 0.001" in html  # no LoRA rank shown as used; p-values never "0.000"
     assert render_in_chromium(run / "report.html", "demo-report.png", min_plots=4) == []
 
-    rerun = _sftwise("demo", "--run-dir", str(run), cwd=tmp_path)  # a finished run is not redone
+    rerun = _sftwise("demo", "--tiny", "--run-dir", str(run), cwd=tmp_path)  # a finished run is not redone
     assert rerun.returncode == 0 and rerun.stdout.count("up to date") >= len(STEPS), rerun.stdout
 
 

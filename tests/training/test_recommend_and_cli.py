@@ -41,9 +41,11 @@ def test_newer_gemini_migrates_the_multiplier_and_clamps_adapters():
 
 def test_open_model_translation_and_too_small_data():
     r = recommend("meta-llama/Llama-3.2-1B", stats=_stats(500, 100))
-    assert (r.lora_rank, r.lora_alpha, r.learning_rate, r.epochs, r.method) == (8, 16, 1e-3, 20, "lora")
+    # the Pro row's 20 epochs (and the 10 of the translated service default) capped at 3 for a pretrained open model
+    assert (r.lora_rank, r.lora_alpha, r.learning_rate, r.epochs, r.method) == (8, 16, 1e-3, 3, "lora")
+    assert any("capped at 3" in reason for reason in r.reasons)
     r = recommend("meta-llama/Llama-3.2-1B", stats=_stats(20000, 900))
-    assert r.learning_rate == 1e-4 and r.epochs == 10 and r.lora_rank == 8
+    assert r.learning_rate == 1e-4 and r.epochs == 3 and r.lora_rank == 8
     tiny = recommend("gemini-1.5-pro-002", stats=_stats(10, 100))
     assert tiny.too_small and "too few" in tiny.warnings[0] and tiny.headline().startswith("too small")
 

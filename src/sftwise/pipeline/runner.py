@@ -10,6 +10,7 @@ and why; the outputs of the steps before it stay valid, so the next run starts a
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import traceback
@@ -21,6 +22,7 @@ from typing import Any
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.gguf_cache import is_gguf_reference
 from sftwise.io import write_json
+from sftwise.models import TINY_NAME
 from sftwise.pipeline.config import PipelineConfig
 from sftwise.pipeline.state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
 
@@ -100,7 +102,8 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
     from sftwise.findings import Severity
 
     data = ctx.config.data
-    report = audit(data.train, validation=data.validation, test=data.test, max_tokens=ctx.config.audit.max_tokens)
+    model, max_tokens = _audit_model_and_limit(ctx)
+    report = audit(data.train, validation=data.validation, test=data.test, model=model, max_tokens=max_tokens)
     write_json(ctx.run_dir / "audit.json", report)
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     warnings = [f for f in report.findings if f.severity is Severity.WARNING]
@@ -112,6 +115,23 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
             "Fix the data, or set audit.force: true to tune anyway."
         )
     return ["audit.json"], summary
+
+
+def _audit_model_and_limit(ctx: RunContext) -> tuple[str | None, int | None]:
+    """The tokenizer to count with and the per-example limit to check against.
+
+    An open base model's own tokenizer counts the tokens (not the bytes / 4 estimate), and its
+    training length ``model.max_length`` is the limit, so an example that training would refuse
+    (``train.overlong: error``) is an audit finding before anything is loaded for training. The
+    tiny model does not exist yet when the audit runs, and a Gemini model's limit is the service's.
+    """
+    base = ctx.config.model.base
+    if base == TINY_NAME or ctx.config.backend == "vertex" or base.startswith("gemini"):
+        return (None if base == TINY_NAME else base), ctx.config.audit.max_tokens
+    limit = ctx.config.audit.max_tokens
+    if limit is None and ctx.config.train.overlong == "error":
+        limit = ctx.config.model.max_length
+    return base, limit
 
 
 def _step_split(ctx: RunContext) -> tuple[list[str], str]:
@@ -129,6 +149,22 @@ def _step_split(ctx: RunContext) -> tuple[list[str], str]:
     write_json(ctx.run_dir / "split.json", result)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     return ["split.json", "data/train.jsonl", "data/validation.jsonl", "data/test.jsonl"], counts
+
+
+MODEL_INFO_FILE = "model.json"
+
+
+def _prepare_base(ctx: RunContext) -> None:
+    """The base model's files in place (the tiny model built, a GGUF converted) and described in
+    ``model.json`` (which model, how many parameters) for the report."""
+    from sftwise.models import model_info
+
+    _ensure_tiny(ctx)
+    info = model_info(ctx.base_model()).model_dump(mode="json")
+    info["config_name"] = ctx.config.model.base
+    path = ctx.run_dir / MODEL_INFO_FILE
+    if not path.exists() or json.loads(path.read_text(encoding="utf-8")) != info:
+        write_json(path, info)
 
 
 def _ensure_tiny(ctx: RunContext) -> None:
@@ -189,7 +225,7 @@ def _model_label(model: str) -> str:
 
 
 def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
-    _ensure_tiny(ctx)
+    _prepare_base(ctx)
     outputs, parts = [], []
     models = [ctx.base_model(), *ctx.config.model.candidates]
     for model in models:
@@ -228,9 +264,7 @@ def _step_recommend(ctx: RunContext) -> tuple[list[str], str]:
 
 
 def _step_train(ctx: RunContext) -> tuple[list[str], str]:
-    import json
-
-    _ensure_tiny(ctx)
+    _prepare_base(ctx)
     from sftwise.train.spec import TrainSpec
 
     rec = json.loads((ctx.run_dir / "recommendation.json").read_text(encoding="utf-8"))
@@ -299,10 +333,28 @@ def _step_eval(ctx: RunContext) -> tuple[list[str], str]:
 def _step_compare(ctx: RunContext) -> tuple[list[str], str]:
     from sftwise.evaluate.compare import compare
 
-    baseline = ctx.run_dir / EVAL_DIR / f"baseline-{_model_label(ctx.base_model())}-0shot"
-    report = compare([baseline, ctx.run_dir / EVAL_DIR / "tuned"], seed=ctx.config.seed)
+    report = compare([_best_baseline(ctx), ctx.run_dir / EVAL_DIR / "tuned"], seed=ctx.config.seed)
     write_json(ctx.run_dir / "comparison.json", report)
     return ["comparison.json"], _comparison_headline(report)
+
+
+def _best_baseline(ctx: RunContext) -> Path:
+    """The base model's best baseline (by the first eval metric; fewer shots on a tie): tuning has to
+    beat the best the untuned model does with prompting alone, not its weakest setting."""
+    from sftwise.evaluate.results import read_results
+
+    metric = ctx.config.eval.metrics[0]
+    label = _model_label(ctx.base_model())
+    best: tuple[float, Path] | None = None
+    for shots in sorted(ctx.config.baseline.few_shot):
+        path = ctx.run_dir / EVAL_DIR / f"baseline-{label}-{shots}shot"
+        summary = read_results(path).require_summary()
+        score = summary.metrics[metric].value if metric in summary.metrics else float("-inf")
+        if best is None or score > best[0]:
+            best = (score, path)
+    if best is None:
+        raise SftwiseError("baseline.few_shot is empty: nothing to compare the tuned model with; list at least one shot count")
+    return best[1]
 
 
 def _comparison_headline(report: Any) -> str:
@@ -322,7 +374,7 @@ def _step_report(ctx: RunContext) -> tuple[list[str], str]:
 
 
 STEPS: list[Step] = [
-    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), [file_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
+    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), [file_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),

@@ -304,6 +304,15 @@ def _section_next(run_dir: Path) -> str:
     return "<h2>What to do next</h2><ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
 
 
+def _model_line(run_dir: Path, config: dict) -> str:
+    """Which model ran and how big it is, from the pipeline's ``model.json`` (else the config's name)."""
+    info = _load(run_dir / "model.json") or {}
+    line = info.get("description") or (config.get("model") or {}).get("base", "?")
+    if info.get("parameters"):
+        line += f" · {info['parameters'] / 1e6:,.1f} M parameters"
+    return line
+
+
 def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     """Write report.html for a run directory and return its path."""
     run_dir = Path(run_dir)
@@ -317,7 +326,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
         tiny_note = "<p class='verdict'>This run used a tiny model built locally with random weights for the demo: its numbers show the workflow, not what a real model reaches.</p>"
     body = [
         f"<h1>sftwise report: {_e(config.get('name', run_dir.name))}</h1>",
-        f"<p class='muted'>Run directory {_e(run_dir.resolve())} · model {_e((config.get('model') or {}).get('base', '?'))} · sftwise {__version__}</p>",
+        f"<p class='muted'>Run directory {_e(run_dir.resolve())} · model {_e(_model_line(run_dir, config))} · sftwise {__version__}</p>",
         tiny_note,
         _section_audit(run_dir, config),
         _section_recommendation(run_dir),

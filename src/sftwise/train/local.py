@@ -582,7 +582,9 @@ def _load_model(spec: TrainSpec, tokenizer: Any, device: Any) -> Any:
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_dropout=spec.lora_dropout, target_modules=spec.lora_targets, task_type="CAUSAL_LM")
-        model = get_peft_model(model, lora)
+        with warnings.catch_warnings():  # peft reads transformers' deprecated is_gradient_checkpointing: not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = get_peft_model(model, lora)
     return model.to(device)
 
 
