@@ -140,14 +140,15 @@ def _run_real(variant: str, work: Path, epochs: int, model_ref: str) -> dict:
 
     st = REAL_SETTINGS
     paths = _real_data(work)
-    if variant == "sftwise":
+    if variant in ("sftwise", "sftwise-gc", "sftwise-bf16"):
         from sftwise.train.local import train
         from sftwise.train.spec import TrainSpec
 
         spec = TrainSpec(model=model_ref, train=str(paths["train"]), validation=None, run_dir=str(work / f"run-{variant}-{time.time_ns()}"),
                          epochs=epochs, learning_rate=st["lr"], lora_rank=st["rank"], lora_alpha=st["alpha"], lora_dropout=0.0,
                          lora_targets="all-linear", batch_size=st["batch"], max_length=st["max_length"], warmup_ratio=st["warmup"],
-                         batching="plain", log_every=10**9, tensorboard=False, precision="fp32")
+                         batching="plain", log_every=10**9, tensorboard=False, precision="bf16" if variant == "sftwise-bf16" else "fp32",
+                         gradient_checkpointing=variant == "sftwise-gc")
         result = train(spec)
         tokens, seconds = result.tokens_seen, result.train_seconds
         from sftwise.train.data import load_conversations, prepare_split
@@ -174,7 +175,9 @@ def _run_real(variant: str, work: Path, epochs: int, model_ref: str) -> dict:
         cfg = SFTConfig(output_dir=str(work / "trl-out"), num_train_epochs=epochs, learning_rate=st["lr"], lr_scheduler_type="cosine",
                         warmup_steps=st["warmup"], per_device_train_batch_size=st["batch"], max_length=st["max_length"],
                         assistant_only_loss=True, logging_steps=10**9, eval_strategy="no", save_strategy="no", report_to="none",
-                        use_cpu=True, dataloader_num_workers=0, seed=0, max_grad_norm=1.0, weight_decay=0.0, disable_tqdm=True)
+                        use_cpu=True, dataloader_num_workers=0, seed=0, max_grad_norm=1.0, weight_decay=0.0, disable_tqdm=True,
+                        # "trl": TRL's own defaults (gradient checkpointing on, bf16 autocast); "trl-fp32": sftwise's numerics
+                        **({"gradient_checkpointing": False, "bf16": False} if variant == "trl-fp32" else {}))
         lora = LoraConfig(r=st["rank"], lora_alpha=st["alpha"], lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
         model = AutoModelForCausalLM.from_pretrained(resolve(model_ref).path, dtype="float32")
         trainer = SFTTrainer(model=model, args=cfg, train_dataset=Dataset.from_list([{"messages": m} for m in messages]),
@@ -187,6 +190,9 @@ def _run_real(variant: str, work: Path, epochs: int, model_ref: str) -> dict:
                  "loss_tokens": _trl_loss_tokens(trainer.train_dataset) * epochs}
     return {"variant": variant, "epochs": epochs, "tokens": tokens, "train_seconds": round(seconds, 3), "tokens_per_second": round(tokens / seconds, 1),
             "peak_rss_mb": peak_rss_mb(), **final}
+
+
+REAL_VARIANTS = ("sftwise", "sftwise-gc", "sftwise-bf16", "trl", "trl-fp32")
 
 
 def _trl_loss_tokens(dataset) -> int | None:
@@ -254,7 +260,7 @@ def main_real(args: argparse.Namespace) -> None:
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
-            for variant in ("sftwise", "trl"):
+            for variant in REAL_VARIANTS:
                 cmd = [sys.executable, __file__, "--variant", variant, "--work", tmp, "--epochs", str(args.epochs), "--threads", str(args.threads), "--model", args.model]
                 proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
                 if proc.returncode:
@@ -270,12 +276,15 @@ def main_real(args: argparse.Namespace) -> None:
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__},
         "device": "cpu (no GPU in this session)", "load_average_1min": [round(x, 2) for x in load],
         "best": best, "runs": results,
-        "throughput_ratio_sftwise_vs_trl": round(best["sftwise"]["tokens_per_second"] / best["trl"]["tokens_per_second"], 3),
-        "peak_memory_ratio_sftwise_vs_trl": round(best["sftwise"]["peak_rss_mb"] / best["trl"]["peak_rss_mb"], 3),
+        "variants": {"sftwise": "defaults (fp32, no gradient checkpointing)", "sftwise-gc": "gradient_checkpointing=True", "sftwise-bf16": "precision=bf16 (autocast)",
+                     "trl": "SFTConfig defaults (gradient checkpointing, bf16 autocast)", "trl-fp32": "gradient_checkpointing=False, bf16=False"},
+        "ratios": {f"{a}/{b}": {"tokens_per_second": round(best[a]["tokens_per_second"] / best[b]["tokens_per_second"], 3),
+                                "peak_memory": round(best[a]["peak_rss_mb"] / best[b]["peak_rss_mb"], 3)}
+                   for a, b in (("sftwise", "trl"), ("sftwise", "trl-fp32"), ("sftwise-gc", "trl"), ("sftwise-bf16", "trl"))},
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps({k: summary[k] for k in ("throughput_ratio_sftwise_vs_trl", "peak_memory_ratio_sftwise_vs_trl", "load_average_1min")}
+    print(json.dumps({k: summary[k] for k in ("ratios", "load_average_1min")}
                      | {v: {k: best[v][k] for k in ("tokens_per_second", "peak_rss_mb", "loss_tokens", "final_train_loss")} for v in best}, indent=1))
 
 

@@ -149,3 +149,20 @@ def test_wrapped_and_prompt_learning_models_use_the_full_path(tiny_model):
     prompt = get_peft_model(_model(tiny_model), PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=2))
     assert local._find_loss_head(prompt) is None
     assert local._find_loss_head(_model(tiny_model)) is not None
+
+
+def test_cpu_precision_choices():
+    """bf16 on a CPU is autocast (fp32 master weights); fp16 has no CPU autocast worth using: a clear error."""
+    import torch
+
+    from sftwise.errors import ParameterError
+    from sftwise.train.distributed import Dist
+    from sftwise.train.local import _precision
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU choices")
+    single = Dist()
+    assert _precision("bf16", single) == (torch.device("cpu"), torch.bfloat16, False)
+    assert _precision("auto", single) == (torch.device("cpu"), None, False)
+    with pytest.raises(ParameterError, match="fp16 needs a GPU"):
+        _precision("fp16", single)
