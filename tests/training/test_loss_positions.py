@@ -61,7 +61,7 @@ def _grads(model):
 def _check(model, batch):
     import torch
 
-    local._heads = None  # forget splits found for earlier models
+    local._heads.clear()  # forget splits found for earlier models
     want_loss, want_correct, want_count = _reference(model, batch)
     want_loss.backward()
     want_grads = _grads(model)
@@ -112,7 +112,7 @@ def test_evaluation_without_grad_matches(tiny_model, rows):
     examples, pad = rows
     model = _model(tiny_model, lora=True)
     batch = collate(examples[:8], pad)
-    local._heads = None
+    local._heads.clear()
     with torch.no_grad():
         want = _reference(model, batch)
         got = local._forward(model, batch, torch.device("cpu"))
@@ -125,7 +125,7 @@ def test_batch_without_loss_tokens_still_backpropagates(tiny_model, rows):
     examples, pad = rows
     batch = collate(examples[:2], pad)
     batch.labels[:] = IGNORE_INDEX
-    local._heads = None
+    local._heads.clear()
     loss, correct, count = local._forward(_model(tiny_model, lora=True), batch, torch.device("cpu"))
     loss.backward()
     assert (float(loss), correct, count) == (0.0, 0, 0)

@@ -60,7 +60,7 @@ def demo_config(run_dir: str | Path | None = None, *, tiny: bool = False) -> Pip
     if run_dir is None:
         raise ValueError("the real-model demo writes its training subset into the run directory: pass run_dir")
     train = Path(run_dir) / DEMO_DATA_DIR / "train.jsonl"
-    _write_if_changed(train, "".join(Path(paths["train"]).read_text(encoding="utf-8").splitlines(keepends=True)[:REAL_TRAIN_EXAMPLES]))
+    write_text(train, "".join(Path(paths["train"]).read_text(encoding="utf-8").splitlines(keepends=True)[:REAL_TRAIN_EXAMPLES]))
     return PipelineConfig(
         name="demo",
         seed=0,
@@ -70,10 +70,3 @@ def demo_config(run_dir: str | Path | None = None, *, tiny: bool = False) -> Pip
         train=TrainStepConfig(method="lora", batch_size=REAL_BATCH_SIZE),
         eval=evaluation,
     )
-
-
-def _write_if_changed(path: Path, text: str) -> None:
-    """Leave an identical file untouched (its digest, and so every step's fingerprint, stays the same)."""
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return
-    write_text(path, text)

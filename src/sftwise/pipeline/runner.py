@@ -160,11 +160,7 @@ def _prepare_base(ctx: RunContext) -> None:
     from sftwise.models import model_info
 
     _ensure_tiny(ctx)
-    info = model_info(ctx.base_model()).model_dump(mode="json")
-    info["config_name"] = ctx.config.model.base
-    path = ctx.run_dir / MODEL_INFO_FILE
-    if not path.exists() or json.loads(path.read_text(encoding="utf-8")) != info:
-        write_json(path, info)
+    write_json(ctx.run_dir / MODEL_INFO_FILE, model_info(ctx.base_model()).model_dump(mode="json") | {"config_name": ctx.config.model.base})
 
 
 def _ensure_tiny(ctx: RunContext) -> None:
@@ -224,13 +220,18 @@ def _model_label(model: str) -> str:
     return Path(model).name or model.replace("/", "_")
 
 
+def _baseline_dir(model: str, shots: int) -> str:
+    """Where the baseline of ``model`` at ``shots`` shots goes, relative to the run directory."""
+    return f"{EVAL_DIR}/baseline-{_model_label(model)}-{shots}shot"
+
+
 def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
     _prepare_base(ctx)
     outputs, parts = [], []
     models = [ctx.base_model(), *ctx.config.model.candidates]
     for model in models:
         for shots in ctx.config.baseline.few_shot:
-            rel = f"{EVAL_DIR}/baseline-{_model_label(model)}-{shots}shot"
+            rel = _baseline_dir(model, shots)
             summary = _eval_one(ctx, _generator_spec(ctx, model), ctx.run_dir / rel, few_shot=shots)
             outputs.append(rel)
             parts.append(f"{_model_label(model)} {shots}-shot {_headline(summary)}")
@@ -344,10 +345,9 @@ def _best_baseline(ctx: RunContext) -> Path:
     from sftwise.evaluate.results import read_results
 
     metric = ctx.config.eval.metrics[0]
-    label = _model_label(ctx.base_model())
     best: tuple[float, Path] | None = None
     for shots in sorted(ctx.config.baseline.few_shot):
-        path = ctx.run_dir / EVAL_DIR / f"baseline-{label}-{shots}shot"
+        path = ctx.run_dir / _baseline_dir(ctx.base_model(), shots)
         summary = read_results(path).require_summary()
         score = summary.metrics[metric].value if metric in summary.metrics else float("-inf")
         if best is None or score > best[0]:

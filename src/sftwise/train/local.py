@@ -99,6 +99,7 @@ import random
 import sys
 import time
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -348,7 +349,7 @@ _SOFTCAP_KEY = "final_logit_softcapping"                     # Gemma 2/3: cap * 
 _MULTIPLY_KEYS = ("logit_scale", "output_multiplier", "lm_head_multiplier")  # Cohere, Falcon-H1 ...
 _DIVIDE_KEY = "logits_scaling"                               # Granite, MiniCPM3
 
-_heads: Any = None  # weakref.WeakKeyDictionary: model -> _LossHead | None (None: use the full-logits path)
+_heads: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> _LossHead | None (None: the full-logits path)
 
 
 def _forward(model: Any, batch: Any, device: Any) -> tuple[Any, int, int]:
@@ -398,11 +399,11 @@ def _forward(model: Any, batch: Any, device: Any) -> tuple[Any, int, int]:
         correct = int(((logits.argmax(-1) == labels) & (labels != IGNORE_INDEX)).sum())
         return loss_sum, correct, count
     hidden = head.backbone(**kwargs)[0]
+    if count == 0:
+        return hidden.sum() * 0.0, 0, 0  # still a graph, so backward() works on an all-prompt batch
     width = hidden.size(1)
     picked = hidden.reshape(-1, hidden.size(-1)).index_select(0, (rows * width + cols).to(device, non_blocking=True))
     targets = labels[rows, cols].to(device, non_blocking=True)
-    if count == 0:
-        return hidden.sum() * 0.0, 0, 0  # still a graph, so backward() works on an all-prompt batch
     chunks = range(0, count, HEAD_CHUNK)
     loss_sum, correct = 0, 0
     for start in chunks:
@@ -439,11 +440,6 @@ class _LossHead:
 
 def _loss_head(model: Any, kwargs: dict[str, Any]) -> _LossHead | None:
     """The split of ``model`` for :func:`_forward` (found and checked once per model), or None."""
-    global _heads
-    import weakref
-
-    if _heads is None:
-        _heads = weakref.WeakKeyDictionary()
     if model not in _heads:
         head = _find_loss_head(model)
         if head is not None and not _agrees_with_forward(model, head, kwargs):
