@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import urllib.error
@@ -62,9 +63,10 @@ def test_jsonl_labels_and_bad_json(tmp_path):
         read_label_file(path)
 
 
-def _call(base, path, body=None):
+def _call(base, path, body=None, token=None):
+    headers = {"Content-Type": "application/json", **({"X-Sftwise-Token": token} if token else {})}
     req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="GET" if body is None else "POST")
+                                 headers=headers, method="GET" if body is None else "POST")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.read().decode()
@@ -78,13 +80,14 @@ def test_api_restart_and_two_annotators(tmp_path, results):
     db = tmp_path / "labels.sqlite"
     server, _ = serve_in_thread(LabelApp(preds, db, "alice", load_rubric("fluency")))
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    assert _call(base, "/")[0] == 200
-    config = json.loads(_call(base, "/api/config")[1])
+    call = functools.partial(_call, base, token=server.token)
+    assert _call(base, "/?token=" + server.token)[0] == 200
+    config = json.loads(call("/api/config")[1])
     assert config["mode"] == "score" and [c["key"] for c in config["choices"]] == ["5", "4", "3", "2", "1"]
 
     def label(who, offset):
         for k, item in enumerate(ids):
-            status, _ = _call(base, "/api/label", {"item_id": item, "annotator": who, "value": (k + offset) % 5 + 1})
+            status, _ = call("/api/label", {"item_id": item, "annotator": who, "value": (k + offset) % 5 + 1})
             assert status == 200
 
     threads = [threading.Thread(target=label, args=(who, off)) for who, off in (("alice", 0), ("bob", 2))]
@@ -92,22 +95,23 @@ def test_api_restart_and_two_annotators(tmp_path, results):
         t.start()
     for t in threads:
         t.join()
-    assert _call(base, "/api/label", {"item_id": "nope", "annotator": "alice", "value": 3})[0] == 400
-    assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "alice", "value": 9})[0] == 400
-    assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "<script>", "value": 3})[0] == 400
+    assert call("/api/label", {"item_id": "nope", "annotator": "alice", "value": 3})[0] == 400
+    assert call("/api/label", {"item_id": ids[0], "annotator": "alice", "value": 9})[0] == 400
+    assert call("/api/label", {"item_id": ids[0], "annotator": "<script>", "value": 3})[0] == 400
     server.shutdown()
     server.server_close()
 
     # a new server on the same database: every label is still there
     server, _ = serve_in_thread(LabelApp(preds, db, "alice", load_rubric("fluency")))
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    alice = json.loads(_call(base, "/api/labels?annotator=alice")[1])
-    bob = json.loads(_call(base, "/api/labels?annotator=bob")[1])
+    call = functools.partial(_call, base, token=server.token)
+    alice = json.loads(call("/api/labels?annotator=alice")[1])
+    bob = json.loads(call("/api/labels?annotator=bob")[1])
     assert alice == {item: float(k % 5 + 1) for k, item in enumerate(ids)}
     assert bob == {item: float((k + 2) % 5 + 1) for k, item in enumerate(ids)}
-    status, csv_text = _call(base, "/api/export?format=csv")
+    status, csv_text = call("/api/export?format=csv")
     assert status == 200 and len(csv_text.strip().splitlines()) == 1 + 2 * len(ids)
-    assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "alice", "value": None})[0] == 200
+    assert call("/api/label", {"item_id": ids[0], "annotator": "alice", "value": None})[0] == 200
     assert len(read_labels(db, annotator="alice")) == len(ids) - 1
     server.shutdown()
     server.server_close()
@@ -139,10 +143,11 @@ def test_cli_label_serves_until_stopped(tmp_path, results):
                             env={**os.environ, "COLUMNS": "200"})
     try:
         line = proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]{40,})&annotator=alice", line)
         assert match, line
-        base = f"http://127.0.0.1:{match.group(1)}"
-        assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "alice", "value": 5})[0] == 200
+        base, token = f"http://127.0.0.1:{match.group(1)}", match.group(2)
+        assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "alice", "value": 4})[0] == 403  # no token
+        assert _call(base, "/api/label", {"item_id": ids[0], "annotator": "alice", "value": 5}, token=token)[0] == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)

@@ -98,7 +98,7 @@ def label_cmd(
     against: Optional[Path] = typer.Option(None, "--against", help="second results directory: collect preferences A / tie / B"),
     task: Optional[str] = typer.Option(None, "--task", help="label task name (default: the rubric name, or pairwise:RUBRIC)"),
     no_shuffle: bool = typer.Option(False, "--no-shuffle", help="preferences: always show RESULTS on the left (default: a stable random side per item and annotator, against human position bias)"),
-    port: int = typer.Option(8765, "--port", help="port on 127.0.0.1 (0 picks a free one)"),
+    port: int = typer.Option(8765, "--port", help="port on 127.0.0.1 (0 picks a free one); the printed link carries a new token at each start"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on; keep 127.0.0.1 unless you trust the network"),
     import_path: Optional[Path] = typer.Option(None, "--import", help="import labels from a CSV/JSONL file into --db, then exit"),
     export_path: Optional[Path] = typer.Option(None, "--export", help="export the labels in --db to a .csv/.jsonl file, then exit"),
@@ -124,13 +124,15 @@ def label_cmd(
             n = export_labels(db, export_path)
             console.print(f"exported {n} label(s) to {export_path}")
         return
-    from sftwise.judge.label_server import LabelApp, serve
+    from sftwise.judge.label_server import LabelApp, check_port, serve
 
+    check_port(port)  # before LabelApp creates the database
     preds_b = read_results(against).predictions if against else None
     label_app = LabelApp(preds, db, annotator, load_rubric(rubric), preds_b, task, shuffle=not no_shuffle)
     server = serve(label_app, host, port)
-    url = f"http://{host}:{server.server_address[1]}/?annotator={annotator}"
-    console.print(f"labelling {len(label_app.items)} items ({label_app.config()['mode']}, task {label_app.task}) at [bold]{url}[/]")
+    url = server.url(annotator)  # with this start's token, required by every API call (other web pages lack it)
+    console.print(f"labelling {len(label_app.items)} items ({label_app.config()['mode']}, task {label_app.task}) at [bold]{escape(url)}[/]",
+                  soft_wrap=True, highlight=False)
     console.print(f"labels are saved to {db} as they are made; Ctrl-C stops the server")
     try:
         server.serve_forever()

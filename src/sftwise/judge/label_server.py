@@ -14,13 +14,17 @@ page only ever sees display positions; the server maps them back, so the stored 
 
 API (JSON): ``GET /api/config``, ``GET /api/items``, ``GET /api/labels?annotator=``,
 ``POST /api/label`` ``{item_id, annotator, value}`` (``value`` null removes the label),
-``GET /api/export?format=csv|jsonl``.
+``GET /api/export?format=csv|jsonl``. Every ``/api/`` call carries the token of this start of the server
+(``X-Sftwise-Token`` or ``?token=``), and writes are JSON from our own origin: :mod:`sftwise.judge.label_guard`
+says why and checks it, once, before any route runs.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import html
 import io
 import json
 import re
@@ -31,11 +35,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 from sftwise.evaluate.results import Prediction
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.judge.rubric import Rubric
+from sftwise.judge.label_guard import SECURITY_HEADERS, allowed_hosts, new_token, refusal, token_of, token_ok
 from sftwise.judge.labels import Label, connect, delete_label, read_labels, save_label
 
 ANNOTATOR_RE = re.compile(r"^[\w .@+-]{1,64}$")
@@ -143,10 +148,47 @@ def _page() -> bytes:
     return (resources.files("sftwise.judge") / "label_page.html").read_bytes()
 
 
+def _page_csp(page: bytes) -> str:
+    """The page's Content-Security-Policy: only its own inline script (by hash) runs, and it talks only to us."""
+    script = re.search(rb"<script>(.*?)</script>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(script.group(1) if script else b"").digest()).decode()
+    return (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+def _open_the_link(port: int, stale: bool) -> bytes:
+    """What ``/`` shows without the right token: the app would fail on every call, so say what to do."""
+    why = "This link is from an earlier start of the server." if stale else "This address needs the server's token."
+    return (f"<!doctype html><meta charset=utf-8><title>sftwise label</title><p>{html.escape(why)} Open the link that "
+            f"<code>sftwise label</code> printed when it started (<code>http://127.0.0.1:{port}/?token=…</code>). "
+            "Labels not saved yet wait in this browser and are sent when you do.</p>").encode()
+
+
+class LabelServer(ThreadingHTTPServer):
+    """The labelling app's HTTP server: one random token per start, and the addresses it answers to."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, app: LabelApp) -> None:
+        self.token = new_token()  # new at each start: a link from an earlier start stops working
+        super().__init__((host, port), make_handler(app))
+        self.host = host
+        self.port = int(self.server_address[1])
+        self.allowed_hosts = allowed_hosts(host, self.port)
+
+    def url(self, annotator: str | None = None) -> str:
+        """The link to open (and the one the CLI prints): the app's address with this start's token."""
+        name = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        query = {"token": self.token, **({"annotator": annotator} if annotator else {})}
+        return f"http://{name}:{self.port}/?{urlencode(query)}"
+
+
 def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
     page = _page()
+    page_csp = _page_csp(page)
 
     class Handler(BaseHTTPRequestHandler):
+        server: LabelServer
         server_version = "sftwise-label"
         disable_nagle_algorithm = True  # headers and body are two writes; avoid the 40 ms delayed-ACK stall
 
@@ -157,8 +199,7 @@ def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            for k, v in (extra or {}).items():
+            for k, v in {**SECURITY_HEADERS, **(extra or {})}.items():
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(body)
@@ -166,12 +207,27 @@ def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
         def _json(self, obj: Any, status: int = 200) -> None:
             self._send(status, json.dumps(obj, ensure_ascii=False).encode(), "application/json; charset=utf-8")
 
+        def _refused(self) -> bool:
+            """Apply :func:`label_guard.refusal` (host, origin, token, body type); answer and return True if refused."""
+            why = refusal(self.command, self.path, self.headers, self.server.token, self.server.host, self.server.port,
+                          self.server.allowed_hosts)
+            if why is None:
+                return False
+            self._json({"error": why[1]}, why[0])
+            return True
+
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self._refused():
+                return
             url = urlparse(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             try:
                 if url.path in ("/", "/index.html"):
-                    self._send(200, page, "text/html; charset=utf-8")
+                    got = token_of(self.path, {})  # the page's own address carries the token
+                    if token_ok(got, self.server.token):
+                        self._send(200, page, "text/html; charset=utf-8", {"Content-Security-Policy": page_csp})
+                    else:
+                        self._send(HTTPStatus.FORBIDDEN, _open_the_link(self.server.port, got is not None), "text/html; charset=utf-8")
                 elif url.path == "/api/config":
                     self._json(app.config())
                 elif url.path == "/api/items":
@@ -188,6 +244,8 @@ def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
                 self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
         def do_POST(self) -> None:  # noqa: N802
+            if self._refused():
+                return
             if urlparse(self.path).path != "/api/label":
                 self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
                 return
@@ -202,20 +260,37 @@ def make_handler(app: LabelApp) -> type[BaseHTTPRequestHandler]:
             except Exception as exc:
                 self._json({"error": str(exc)}, HTTPStatus.INTERNAL_SERVER_ERROR)
 
+        def _not_allowed(self) -> None:
+            """PUT, PATCH, DELETE, OPTIONS: refused like any request first, then 405 (labels change by POST only)."""
+            if not self._refused():
+                self._json({"error": f"{self.command} is not supported; labels are changed with POST /api/label"},
+                           HTTPStatus.METHOD_NOT_ALLOWED)
+
+        do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _not_allowed
+
     return Handler
 
 
-def serve(app: LabelApp, host: str = "127.0.0.1", port: int = 8765) -> ThreadingHTTPServer:
-    """Bind the server (``port=0`` picks a free one); the caller runs ``serve_forever`` and ``shutdown``."""
+def check_port(port: int) -> None:
+    """A port the OS can bind (the socket layer raises ``OverflowError`` outside 0-65535, a traceback)."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ParameterError("port", f"{port!r} is not a TCP port; give 1-65535, or 0 to pick a free one.")
+
+
+def serve(app: LabelApp, host: str = "127.0.0.1", port: int = 8765) -> LabelServer:
+    """Bind the server (``port=0`` picks a free one) with a new token; the caller runs ``serve_forever`` and ``shutdown``.
+
+    Open :meth:`LabelServer.url`: the token in it is required by every API call.
+    """
+    check_port(port)
     try:
-        server = ThreadingHTTPServer((host, port), make_handler(app))
+        server = LabelServer(host, port, app)
     except OSError as exc:
         raise ParameterError("port", f"cannot listen on {host}:{port} ({exc.strerror}); pick another port.") from None
-    server.daemon_threads = True
     return server
 
 
-def serve_in_thread(app: LabelApp, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, threading.Thread]:
+def serve_in_thread(app: LabelApp, host: str = "127.0.0.1", port: int = 0) -> tuple[LabelServer, threading.Thread]:
     server = serve(app, host, port)
     thread = threading.Thread(target=server.serve_forever, name="sftwise-label", daemon=True)
     thread.start()
