@@ -18,6 +18,7 @@ Library entry points:
 * :mod:`sftwise.judge.stats`: agreement statistics with bootstrap CIs (parity with scikit-learn/scipy);
 * :mod:`sftwise.judge.calibrate`: :func:`calibrate`, :func:`search`, :class:`CalibrationReport`;
 * :mod:`sftwise.judge.labels` and :mod:`sftwise.judge.label_server`: human labels in SQLite and the web app.
+* :mod:`sftwise.judge.label_guard`: the token, Host, Origin and body-type checks that keep other web pages out of it.
 
 Submodules are imported on use, so ``import sftwise.judge`` stays cheap.
 """
