@@ -13,6 +13,7 @@ import typer
 
 from sftwise.cli.app import app
 from sftwise.cli.options import json_option, output_dir_option, output_file_option, seed_option
+from sftwise.cli.paths import RESULTS_WRITES
 
 
 def _console():
@@ -31,7 +32,7 @@ def _fmt(value: float | None, scale: float = 1.0) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    output: Path = output_dir_option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json)."),
+    output: Path = output_dir_option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json).", writes=RESULTS_WRITES),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="hf:PATH | openai:MODEL@http://host:port/v1 | gemini:MODEL."),
     data: Optional[Path] = typer.Option(None, "--data", help="Eval set (any format sftwise reads); the last model turn is the reference."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score saved predictions (JSONL/JSON) without a model."),
@@ -133,7 +134,7 @@ def compare_cmd(
     resamples: int = typer.Option(1000, "--resamples", help="Paired bootstrap resamples."),
     seed: int = seed_option("Seed of the paired bootstrap."),
     top: int = typer.Option(5, "--top", help="Examples to show that changed most each way."),
-    json_out: Optional[Path] = json_option("Write the ComparisonReport as JSON here."),
+    json_out: Optional[Path] = json_option("Write the ComparisonReport as JSON here.", own=("comparison.json",)),
 ) -> None:
     """Per-metric deltas with paired bootstrap CIs and p-values (McNemar for 0/1 metrics), win/tie/loss."""
     from rich.console import Console

@@ -102,7 +102,8 @@ def dedup(
 @app.command()
 def split(
     data: Path = typer.Argument(..., help="dataset file to split"),
-    output: Path = output_dir_option(Path("splits"), "-o", "--output", help="directory for train.jsonl, validation.jsonl, test.jsonl"),
+    output: Path = output_dir_option(Path("splits"), "-o", "--output", help="directory for train.jsonl, validation.jsonl, test.jsonl",
+                                     writes=("train.jsonl", "validation.jsonl", "test.jsonl")),
     validation: float = typer.Option(0.1, "--validation", help="fraction for validation"),
     test: float = typer.Option(0.1, "--test", help="fraction for test"),
     stratify: Optional[str] = typer.Option(None, "--stratify", help="keep the mix of this meta field (a label column) in every split"),
