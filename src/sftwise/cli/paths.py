@@ -48,7 +48,7 @@ MARK = "sftwise_output"
 RUN_DIR_WRITES = (
     "config.json", "metrics.jsonl", "checkpoints", "checkpoints/*", "tb", "tb/*", "data_report.json", "train_result.json",
     "train", "train/*", "eval", "eval/*", "audit.json", "split.json", "recommendation.json", "diagnosis.json", "curves.png",
-    "comparison.json", "report.html", "pipeline_state.json", "job.json", "vertex", "vertex/*", "vertex_request.json", "splits",
+    "comparison.json", "report.html", "pipeline_state.json", "vertex_job.json", "vertex", "vertex/*", "vertex_request.json", "splits",
     "splits/*", "data", "data/*",
 )
 """What a run directory holds once a run wrote it (CONTRIBUTING: Run directory): inputs there would be overwritten."""
@@ -106,7 +106,7 @@ def check_outputs_against_inputs(ctx: Any) -> None:
 
 
 def _check(flag: str, out: Path, spec: OutputSpec, in_flag: str, inp: Path) -> None:
-    fix = f"Choose another path for {flag}; sftwise never overwrites its inputs."
+    fix = f"sftwise never overwrites input files: choose another path for {flag}."
     if spec.kind == "file":
         if _same(out, inp):
             raise SftwiseError(f"{flag} {out} is the input {in_flag} {inp}. {fix}")

@@ -60,7 +60,7 @@ def get_cmd(
     project: Optional[str] = _PROJECT,
     location: Optional[str] = _LOCATION,
     run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="fetch the job's curves into RUN_DIR/metrics.jsonl (for diagnose and report)",
-                                                writes=("metrics.jsonl", "job.json")),
+                                                writes=("metrics.jsonl", "vertex_job.json")),
     wait: bool = typer.Option(False, "--wait", help="poll until the job ends"),
     poll: float = typer.Option(60.0, "--poll", min=0.0, help="seconds between polls with --wait"),
     json_path: Optional[Path] = _JSON,
