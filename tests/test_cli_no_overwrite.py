@@ -123,6 +123,22 @@ def test_a_symlink_or_hard_link_to_the_input_is_the_input(inputs: dict[str, Path
     assert _snapshot(tmp) == before
 
 
+@pytest.mark.parametrize("run_dir", ["{model}", "{tmp}/other_model"])
+def test_a_training_config_whose_run_dir_is_a_model_directory_is_refused(inputs: dict[str, Path], run_dir: str) -> None:
+    """The run directory named inside a YAML spec is no flag: the library (TrainSpec) refuses it."""
+    other = inputs["tmp"] / "other_model"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "model_type": "llama"}), encoding="utf-8")
+    spec = inputs["tmp"] / "spec.yaml"
+    spec.write_text(f"model: {inputs['model']}\ntrain: {inputs['data']}\nrun_dir: {run_dir.format(**inputs)}\n", encoding="utf-8")
+    before = _snapshot(inputs["tmp"])
+    result = invoke("train", "--config", spec)
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "spec.yaml:3: run_dir:" in message and "would overwrite" in message and "choose another run directory" in message, message
+    assert _snapshot(inputs["tmp"]) == before
+
+
 def test_default_and_repeated_outputs_still_work(inputs: dict[str, Path]) -> None:
     run, tmp = inputs["run"], inputs["tmp"]
     protected = {k: v for k, v in _snapshot(tmp).items() if not k.startswith("run/report")}
