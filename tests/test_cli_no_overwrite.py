@@ -156,6 +156,9 @@ def test_default_and_repeated_outputs_still_work(inputs: dict[str, Path]) -> Non
     for _ in range(2):
         result = invoke("diagnose", run, "--json", run / "diagnosis.json", "--plot", run / "curves.png")
         assert result.exit_code == 0, result.output
+    for _ in range(2):  # --json COMMAND.json inside an input directory is that command's own file
+        result = invoke("diagnose", run, "--json", run / "diagnose.json")
+        assert result.exit_code == 0, result.output
     assert {k: v for k, v in _snapshot(tmp).items() if k in protected} == protected
 
 
@@ -187,3 +190,20 @@ def test_every_command_is_checked_and_every_output_flag_is_declared() -> None:
                 seen += 1
     assert seen >= 20
     assert "metrics.jsonl" in RUN_DIR_WRITES and "pipeline_state.json" in RUN_DIR_WRITES
+
+
+def test_the_judge_library_refuses_to_write_over_the_results_it_judges(tmp_path: Path) -> None:
+    """The Python API has no CLI check in front of it: run_judge itself refuses output == results."""
+    from sftwise.errors import ParameterError
+    from sftwise.evaluate.results import EvalSummary, Prediction
+    from sftwise.io import write_json, write_jsonl
+    from sftwise.judge.autorater import run_judge
+    from sftwise.judge.rubric import load_rubric
+
+    results = tmp_path / "r"
+    write_jsonl(results / "predictions.jsonl", [Prediction(id="0", messages=[{"role": "user", "content": "q"}], reference="a", prediction="a")])
+    write_json(results / "summary.json", EvalSummary(model="m", data="d.jsonl", n_examples=1))
+    before = _snapshot(tmp_path)
+    with pytest.raises(ParameterError, match="never overwrites its inputs"):
+        run_judge(results, FAKE_SERVER, load_rubric("fluency"), results)
+    assert _snapshot(tmp_path) == before

@@ -185,10 +185,8 @@ def hard_examples_cmd(
     from rich.console import Console
 
     from sftwise.evaluate.hard_examples import find_hard_examples
-    from sftwise.io import refuse_overwrite_input, write_json
+    from sftwise.io import write_json
 
-    if output is not None:
-        refuse_overwrite_input(output, train_pool)
     report, records = find_hard_examples(
         results, train_pool, metric=metric, threshold=threshold, per_failure=per_failure, limit=limit,
         min_similarity=min_similarity, near_dup_jaccard=near_dup,

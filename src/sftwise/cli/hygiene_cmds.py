@@ -54,13 +54,12 @@ def dedup(
     from sftwise.hygiene.text import Normalization
     from sftwise.formats import load, write
     from sftwise.errors import SftwiseError
-    from sftwise.io import refuse_overwrite_input, write_json
+    from sftwise.io import write_json
 
     if unit not in ("char", "word"):
         raise SftwiseError(f"--unit must be char or word; got {unit!r}.")
     if keep not in ("first", "longest"):
         raise SftwiseError(f"--keep must be first or longest; got {keep!r}.")
-    refuse_overwrite_input(output, train)
     config = DedupConfig(
         methods=[m.strip() for m in method.split(",") if m.strip()], field=field,
         normalization=Normalization(unicode=unicode, case=case, whitespace=whitespace, punctuation=punctuation),

@@ -106,8 +106,9 @@ def output_file_argument(help: str, example: str, own: tuple[str, ...] = ()) -> 
 
 
 def json_option(help: str = "also write the result as JSON here", own: tuple[str, ...] = ()) -> Any:
-    """``--json PATH``: the command's result as JSON, in every command that has one."""
-    return output_file_option(None, "--json", help=help, own=own)
+    """``--json PATH``: the command's result as JSON, in every command that has one. Inside an input
+    directory it may replace ``COMMAND.json`` (the name suggested for it) and ``own``, no other file."""
+    return output_file_option(None, "--json", help=help, own=("{command}.json", *own))
 
 
 # ---- inputs and randomness ---------------------------------------------------------------------

@@ -15,8 +15,8 @@ flags, both paths and what to do instead):
    :func:`os.path.samefile`), nor another output of the same command;
 2. an output file may not be an existing file inside an input directory (a run or results
    directory, a model directory), unless that file is one this very output writes there by default
-   (``OutputSpec.own``: ``report RUN -o RUN/report.html`` or ``diagnose RUN --json
-   RUN/diagnosis.json`` re-run fine). Everything else there (``metrics.jsonl``,
+   (``OutputSpec.own``: ``report RUN -o RUN/report.html``, ``diagnose RUN --json
+   RUN/diagnosis.json``, and for every ``--json`` the name ``COMMAND.json`` re-run fine). Everything else there (``metrics.jsonl``,
    ``pipeline_state.json``, ``train/config.json``, ``predictions.jsonl``, checkpoints, a user's own
    file) was written by another stage or by the user and is protected. New files are always fine;
 3. an output directory may not be an input directory (``judge R -o R``, ``train --model M
@@ -61,8 +61,9 @@ RESULTS_WRITES = ("predictions.jsonl", "summary.json")
 class OutputSpec:
     """What an output parameter writes: a ``file`` or a ``dir``.
 
-    ``own``: paths (fnmatch patterns, relative to an input directory) of files this output writes by
-    default and may therefore replace on a re-run even inside an input directory (rule 2).
+    ``own``: paths (fnmatch patterns, relative to an input directory; ``{command}`` stands for the
+    command's name) of files this output writes by default and may therefore replace on a re-run even
+    inside an input directory (rule 2).
     ``writes``: for a directory, the paths it writes inside it; an input there is refused (rule 3).
     """
 
@@ -99,20 +100,20 @@ def check_outputs_against_inputs(ctx: Any) -> None:
                     inputs.append((param_flag(param), existing))
     for i, (flag, out, spec) in enumerate(outputs):
         for in_flag, inp in inputs:
-            _check(flag, out, spec, in_flag, inp)
+            _check(flag, out, spec, in_flag, inp, ctx.info_name or "")
         for other_flag, other, other_spec in outputs[i + 1:]:
             if spec.kind == other_spec.kind == "file" and _same(out, other):
                 raise SftwiseError(f"{flag} {out} and {other_flag} {other} are the same file: one output would overwrite the other. Give them different paths.")
 
 
-def _check(flag: str, out: Path, spec: OutputSpec, in_flag: str, inp: Path) -> None:
+def _check(flag: str, out: Path, spec: OutputSpec, in_flag: str, inp: Path, command: str) -> None:
     fix = f"sftwise never overwrites input files: choose another path for {flag}."
     if spec.kind == "file":
         if _same(out, inp):
             raise SftwiseError(f"{flag} {out} is the input {in_flag} {inp}. {fix}")
         if inp.is_dir() and out.is_file():
             rel = _relative(out, inp)
-            if rel is not None and not _matches(rel, spec.own):
+            if rel is not None and not _matches(rel, tuple(p.replace("{command}", command) for p in spec.own)):
                 raise SftwiseError(f"{flag} {out} would overwrite {rel}, an existing file inside the input directory {in_flag} {inp}. {fix}")
         return
     if inp.is_dir() and _same(out, inp):
