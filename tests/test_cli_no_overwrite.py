@@ -207,3 +207,15 @@ def test_the_judge_library_refuses_to_write_over_the_results_it_judges(tmp_path:
     with pytest.raises(ParameterError, match="never overwrites its inputs"):
         run_judge(results, FAKE_SERVER, load_rubric("fluency"), results)
     assert _snapshot(tmp_path) == before
+
+
+def test_a_pipeline_run_dir_that_holds_a_model_is_refused(inputs: dict[str, Path]) -> None:
+    """`sftwise run` writes RUN_DIR/config.json first: into a model's directory it would replace the model's."""
+    config = inputs["tmp"] / "pipeline.yaml"
+    config.write_text(f"name: t\nmodel:\n  base: {inputs['model']}\ndata:\n  train: {inputs['data']}\n", encoding="utf-8")
+    before = _snapshot(inputs["tmp"])
+    result = invoke("run", config, "--run-dir", inputs["model"])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "--run-dir" in message and "base model's directory" in message and "choose another run directory" in message, message
+    assert _snapshot(inputs["tmp"]) == before

@@ -138,12 +138,9 @@ class TrainSpec(BaseModel):
         """A run writes ``config.json`` (and checkpoints, logs) into ``run_dir``: in the base model's own
         directory, or any model's, it would replace the model's ``config.json`` and the model would no
         longer load. This guard holds however the spec was made (flags, YAML, the pipeline, the API)."""
-        model = info.data.get("model")
-        run = Path(value)
-        if model and run.is_dir() and Path(model).is_dir() and os.path.samefile(run, model):
-            raise ValueError(f"{value} is the base model's directory: training would overwrite its config.json; choose another run directory, e.g. runs/NAME")
-        if _is_model_config(run / CONFIG_FILE):
-            raise ValueError(f"{value} holds a model (its config.json is a model's, not a run's): training would overwrite it; choose another run directory")
+        problem = model_dir_problem(value, info.data.get("model"))
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -183,6 +180,20 @@ class TrainSpec(BaseModel):
         """Fields whose values differ: ``{name: (self_value, other_value)}``."""
         mine, theirs = self.model_dump(), other.model_dump()
         return {k: (mine[k], theirs.get(k)) for k in mine if k not in ignore and mine[k] != theirs.get(k)}
+
+
+def model_dir_problem(run_dir: str | Path, model: str | None = None) -> str | None:
+    """Why ``run_dir`` may not receive a run (its ``config.json`` would replace a model's), or None.
+
+    It is the base ``model``'s own directory, or it holds some model (a Hugging Face ``config.json``).
+    Shared by :class:`TrainSpec` and the pipeline, which writes ``RUN_DIR/config.json`` too.
+    """
+    run = Path(run_dir)
+    if model and run.is_dir() and Path(model).is_dir() and os.path.samefile(run, model):
+        return f"{run_dir} is the base model's directory: a run would overwrite its config.json; choose another run directory, e.g. runs/NAME"
+    if _is_model_config(run / CONFIG_FILE):
+        return f"{run_dir} holds a model (its config.json is a model's, not a run's): a run would overwrite it; choose another run directory"
+    return None
 
 
 def _is_model_config(path: Path) -> bool:
