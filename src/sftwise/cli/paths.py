@@ -45,13 +45,18 @@ from sftwise.errors import SftwiseError
 MARK = "sftwise_output"
 """Attribute set on a click parameter (by the options' callbacks) holding its :class:`OutputSpec`."""
 
-RUN_DIR_WRITES = (
+TRAIN_DIR_WRITES = (
     "config.json", "metrics.jsonl", "checkpoints", "checkpoints/*", "tb", "tb/*", "data_report.json", "train_result.json",
-    "train", "train/*", "eval", "eval/*", "audit.json", "split.json", "recommendation.json", "diagnosis.json", "curves.png",
-    "comparison.json", "report.html", "pipeline_state.json", "vertex_job.json", "vertex", "vertex/*", "vertex_request.json", "splits",
-    "splits/*", "data", "data/*",
+    "vertex", "vertex/*", "vertex_request.json", "vertex_job.json",
 )
-"""What a run directory holds once a run wrote it (CONTRIBUTING: Run directory): inputs there would be overwritten."""
+"""What ``sftwise train`` writes into ``--run-dir`` (local or Vertex): an input there would be overwritten."""
+
+RUN_DIR_WRITES = (
+    *TRAIN_DIR_WRITES, "train", "train/*", "eval", "eval/*", "cache", "cache/*", "data", "data/*", "demo-data", "demo-data/*",
+    "tiny-model", "tiny-model/*", "audit.json", "split.json", "model.json", "recommendation.json", "diagnosis.json", "curves.png",
+    "comparison.json", "report.html", "pipeline_state.json",
+)
+"""What ``sftwise run`` / ``demo`` write into a run directory (CONTRIBUTING: Run directory)."""
 
 RESULTS_WRITES = ("predictions.jsonl", "summary.json")
 """What ``sftwise eval`` writes into its results directory."""

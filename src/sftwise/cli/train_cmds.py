@@ -9,7 +9,7 @@ import typer
 
 from sftwise.cli.app import app
 from sftwise.cli.options import json_option, output_dir_option, output_file_option
-from sftwise.cli.paths import RUN_DIR_WRITES
+from sftwise.cli.paths import TRAIN_DIR_WRITES
 
 _VERDICT_STYLE = {"healthy": "bold green", "under-trained": "bold yellow", "overfitting": "bold red", "data-issue": "bold magenta"}
 
@@ -65,7 +65,7 @@ def train(
     model: Optional[str] = typer.Option(None, "--model", help="base model: local HF dir or hub id (local), Gemini id (vertex)"),
     train_file: Optional[Path] = typer.Option(None, "--train", help="training file"),
     validation: Optional[Path] = typer.Option(None, "--validation", help="validation file (diagnose needs one)"),
-    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where metrics, checkpoints and TensorBoard logs go (runs/NAME)", writes=RUN_DIR_WRITES),
+    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where metrics, checkpoints and TensorBoard logs go (runs/NAME)", writes=TRAIN_DIR_WRITES),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML TrainSpec; flags override it"),
     epochs: Optional[int] = typer.Option(None, "--epochs"),
     lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate (local)"),
