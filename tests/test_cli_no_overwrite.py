@@ -89,6 +89,9 @@ CASES = {
     "label R --import F --export F": (["label", "{a}", "--annotator", "ann", "--db", "{tmp}/labels.sqlite", "--import", "{labels}",
                                        "--export", "{labels}"], "--export", "{labels}"),
     # beyond the list: the same refusals through other doors
+    "label R --import F --db F": (["label", "{a}", "--annotator", "ann", "--db", "{labels}", "--import", "{labels}"], "--db", "{labels}"),
+    "label R --db R/predictions.jsonl": (["label", "{a}", "--annotator", "ann", "--db", "{a}/predictions.jsonl", "--export", "{tmp}/x.csv"],
+                                         "--db", "{a}"),
     "convert T T": (["convert", "{data}", "{data}"], "OUTPUT", "{data}"),
     "eval -o D --predictions D/predictions.jsonl": (["eval", "-o", "{a}", "--predictions", "{a}/predictions.jsonl"], "-o", "{a}/predictions.jsonl"),
     "eval --model hf:M -o M (a scheme prefix)": (["eval", "-o", "{model}", "--model", "hf:{model}", "--data", "{data}"], "-o", "{model}"),

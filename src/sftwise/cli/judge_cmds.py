@@ -94,7 +94,8 @@ def _print_judge(console, report) -> None:  # noqa: ANN001
 @app.command("label", rich_help_panel="Evaluate")
 def label_cmd(
     results: Path = typer.Argument(..., help="results directory whose predictions are labelled"),
-    db: Path = typer.Option(Path("labels.sqlite"), "--db", help="SQLite file the labels are saved to, one by one"),
+    db: Path = output_file_option(Path("labels.sqlite"), "--db", help="SQLite file the labels are saved to, one by one", example="labels.sqlite",
+                                  own=("*.sqlite",)),
     annotator: str = typer.Option(..., "--annotator", help="your name; others can join with ?annotator=NAME in the address"),
     rubric: str = typer.Option("instruction_following", "--rubric", help="rubric whose scale is used for scores"),
     against: Optional[Path] = typer.Option(None, "--against", help="second results directory: collect preferences A / tie / B"),
