@@ -89,6 +89,8 @@ CASES = {
     "label R --import F --export F": (["label", "{a}", "--annotator", "ann", "--db", "{tmp}/labels.sqlite", "--import", "{labels}",
                                        "--export", "{labels}"], "--export", "{labels}"),
     # beyond the list: the same refusals through other doors
+    "eval --data X --cache X (the response cache is written)": (["eval", "-o", "{tmp}/out", "--model", FAKE_SERVER, "--data", "{data}",
+                                                                 "--cache", "{data}"], "--cache", "{data}"),
     "label R --import F --db F": (["label", "{a}", "--annotator", "ann", "--db", "{labels}", "--import", "{labels}"], "--db", "{labels}"),
     "label R --db R/predictions.jsonl": (["label", "{a}", "--annotator", "ann", "--db", "{a}/predictions.jsonl", "--export", "{tmp}/x.csv"],
                                          "--db", "{a}"),

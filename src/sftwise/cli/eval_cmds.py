@@ -58,7 +58,8 @@ def eval_cmd(
     json_schema: Optional[Path] = typer.Option(None, "--json-schema", help="JSON Schema file for the json_schema metric."),
     case_sensitive_labels: bool = typer.Option(False, "--case-sensitive-labels", help="accuracy/macro_f1: compare labels case-sensitively."),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples for the 95 % CIs."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Response cache (SQLite); default ~/.cache/sftwise/responses.sqlite."),
+    cache: Optional[Path] = output_file_option(None, "--cache", help="Response cache (SQLite); default ~/.cache/sftwise/responses.sqlite.",
+                                               example="responses.sqlite", own=("*.sqlite",)),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
     json_out: Optional[Path] = json_option("Also write the summary as JSON here."),
 ) -> None:

@@ -30,7 +30,8 @@ def judge_cmd(
     price_output: Optional[float] = typer.Option(None, "--price-output", help="USD per million completion tokens"),
     concurrency: int = typer.Option(8, "--concurrency", help="judge requests in flight at once"),
     max_retries: int = typer.Option(4, "--max-retries", help="retries of a failed judge request (429, 5xx, timeouts)"),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite response cache (default ~/.cache/sftwise/responses.sqlite)"),
+    cache: Optional[Path] = output_file_option(None, "--cache", help="SQLite response cache (default ~/.cache/sftwise/responses.sqlite)",
+                                               example="responses.sqlite", own=("*.sqlite",)),
     no_cache: bool = typer.Option(False, "--no-cache", help="always ask the judge, never reuse a cached reply"),
     json_path: Optional[Path] = json_option("also write the judge report as JSON here"),
 ) -> None:
