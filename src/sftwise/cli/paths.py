@@ -16,9 +16,11 @@ flags, both paths and what to do instead):
 2. an output file may not be an existing file inside an input directory (a run or results
    directory, a model directory), unless that file is one this very output writes there by default
    (``OutputSpec.own``: ``report RUN -o RUN/report.html``, ``diagnose RUN --json
-   RUN/diagnosis.json``, and for every ``--json`` the name ``COMMAND.json`` re-run fine). Everything else there (``metrics.jsonl``,
-   ``pipeline_state.json``, ``train/config.json``, ``predictions.jsonl``, checkpoints, a user's own
-   file) was written by another stage or by the user and is protected. New files are always fine;
+   RUN/diagnosis.json``, ``label R --db R/labels.sqlite``, and for every ``--json`` the name
+   ``COMMAND.json`` re-run fine). Everything else there (``metrics.jsonl``, ``pipeline_state.json``,
+   ``train/config.json``, ``predictions.jsonl``, checkpoints, a user's own file) was written by
+   another stage or by the user and is protected. New files are always fine; to replace a protected
+   file, write the output elsewhere;
 3. an output directory may not be an input directory (``judge R -o R``, ``train --model M
    --run-dir M``), and no input may sit inside an output directory where the command writes
    (``OutputSpec.writes``: ``eval -o D --predictions D/predictions.jsonl``).
@@ -36,7 +38,8 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from typer.core import TyperCommand
 
