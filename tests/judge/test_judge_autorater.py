@@ -149,9 +149,9 @@ def test_judge_scores_join_compare(tmp_path, items):
     a = write_results(tmp_path / "a", "base", items[:40], qa)
     b = write_results(tmp_path / "b", "tuned", items[:40], qb, style=1)
     rubric = load_rubric("task_specific")
-    run_judge(a, FakeGenerator(), rubric, a)  # in place: the results directory itself gains the judge metric
-    run_judge(b, FakeGenerator(), rubric, b)
-    report = compare([a, b], metrics=["judge:task_specific"], resamples=200)
+    run_judge(a, FakeGenerator(), rubric, tmp_path / "a_judged")  # never in place: the judged results are a new directory
+    run_judge(b, FakeGenerator(), rubric, tmp_path / "b_judged")
+    report = compare([tmp_path / "a_judged", tmp_path / "b_judged"], metrics=["judge:task_specific"], resamples=200)
     delta = report.comparisons[0].metrics[0].model_dump()
     assert delta["metric"] == "judge:task_specific" and delta["delta"] == pytest.approx(sum(y - x for x, y in zip(qa, qb)) / 40)
     assert delta["ci_low"] > 0

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from sftwise.cli.options import flag_for
+from sftwise.cli.paths import SftwiseCommand
 from sftwise.errors import ParameterError, SftwiseError
 
 
@@ -48,7 +49,15 @@ class SftwiseGroup(TyperGroup):
 _COMMAND = "sftwise.command"
 
 
-app = typer.Typer(
+class SftwiseTyper(typer.Typer):
+    """A Typer app whose commands are all :class:`~sftwise.cli.paths.SftwiseCommand`: each refuses an
+    output that would overwrite an input before its body runs. ``app`` and nested groups (``jobs``) use it."""
+
+    def command(self, name: str | None = None, *, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(name, cls=cls or SftwiseCommand, **kwargs)
+
+
+app = SftwiseTyper(
     name="sftwise",
     cls=SftwiseGroup,
     help="Supervised fine-tuning done right: audit your data, get a baseline, tune, diagnose, evaluate.",

@@ -98,11 +98,9 @@ def convert(
     from sftwise.findings import sort_findings
     from sftwise.formats import FORMATS, read, write
     from sftwise.errors import SftwiseError
-    from sftwise.io import refuse_overwrite_input
 
-    if to not in FORMATS:
+    if to not in FORMATS:  # OUTPUT is never INPUT: sftwise.cli.paths checked it before this body
         raise SftwiseError(f"--to {to!r} is not a format; expected one of {', '.join(FORMATS)}.")
-    refuse_overwrite_input(output, input)
     result = read(input, from_format, field_map=parse_field_map(field_map))
     errors = result.errors
     if errors and not force:

@@ -13,6 +13,7 @@ import typer
 
 from sftwise.cli.app import app
 from sftwise.cli.options import json_option, output_dir_option, output_file_option, seed_option
+from sftwise.cli.paths import RESULTS_WRITES
 
 
 def _console():
@@ -31,7 +32,7 @@ def _fmt(value: float | None, scale: float = 1.0) -> str:
 
 @app.command("eval")
 def eval_cmd(
-    output: Path = output_dir_option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json)."),
+    output: Path = output_dir_option(..., "-o", "--output", help="Results directory to write (predictions.jsonl + summary.json).", writes=RESULTS_WRITES),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="hf:PATH | openai:MODEL@http://host:port/v1 | gemini:MODEL."),
     data: Optional[Path] = typer.Option(None, "--data", help="Eval set (any format sftwise reads); the last model turn is the reference."),
     predictions: Optional[Path] = typer.Option(None, "--predictions", help="Score saved predictions (JSONL/JSON) without a model."),
@@ -57,7 +58,8 @@ def eval_cmd(
     json_schema: Optional[Path] = typer.Option(None, "--json-schema", help="JSON Schema file for the json_schema metric."),
     case_sensitive_labels: bool = typer.Option(False, "--case-sensitive-labels", help="accuracy/macro_f1: compare labels case-sensitively."),
     resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples for the 95 % CIs."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Response cache (SQLite); default ~/.cache/sftwise/responses.sqlite."),
+    cache: Optional[Path] = output_file_option(None, "--cache", help="Response cache (SQLite); default ~/.cache/sftwise/responses.sqlite.",
+                                               example="responses.sqlite", own=("*.sqlite",)),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
     json_out: Optional[Path] = json_option("Also write the summary as JSON here."),
 ) -> None:
@@ -133,7 +135,7 @@ def compare_cmd(
     resamples: int = typer.Option(1000, "--resamples", help="Paired bootstrap resamples."),
     seed: int = seed_option("Seed of the paired bootstrap."),
     top: int = typer.Option(5, "--top", help="Examples to show that changed most each way."),
-    json_out: Optional[Path] = json_option("Write the ComparisonReport as JSON here."),
+    json_out: Optional[Path] = json_option("Write the ComparisonReport as JSON here.", own=("comparison.json",)),
 ) -> None:
     """Per-metric deltas with paired bootstrap CIs and p-values (McNemar for 0/1 metrics), win/tie/loss."""
     from rich.console import Console
@@ -184,10 +186,8 @@ def hard_examples_cmd(
     from rich.console import Console
 
     from sftwise.evaluate.hard_examples import find_hard_examples
-    from sftwise.io import refuse_overwrite_input, write_json
+    from sftwise.io import write_json
 
-    if output is not None:
-        refuse_overwrite_input(output, train_pool)
     report, records = find_hard_examples(
         results, train_pool, metric=metric, threshold=threshold, per_failure=per_failure, limit=limit,
         min_similarity=min_similarity, near_dup_jaccard=near_dup,

@@ -54,13 +54,12 @@ def dedup(
     from sftwise.hygiene.text import Normalization
     from sftwise.formats import load, write
     from sftwise.errors import SftwiseError
-    from sftwise.io import refuse_overwrite_input, write_json
+    from sftwise.io import write_json
 
     if unit not in ("char", "word"):
         raise SftwiseError(f"--unit must be char or word; got {unit!r}.")
     if keep not in ("first", "longest"):
         raise SftwiseError(f"--keep must be first or longest; got {keep!r}.")
-    refuse_overwrite_input(output, train)
     config = DedupConfig(
         methods=[m.strip() for m in method.split(",") if m.strip()], field=field,
         normalization=Normalization(unicode=unicode, case=case, whitespace=whitespace, punctuation=punctuation),
@@ -102,7 +101,8 @@ def dedup(
 @app.command()
 def split(
     data: Path = typer.Argument(..., help="dataset file to split"),
-    output: Path = output_dir_option(Path("splits"), "-o", "--output", help="directory for train.jsonl, validation.jsonl, test.jsonl"),
+    output: Path = output_dir_option(Path("splits"), "-o", "--output", help="directory for train.jsonl, validation.jsonl, test.jsonl",
+                                     writes=("train.jsonl", "validation.jsonl", "test.jsonl")),
     validation: float = typer.Option(0.1, "--validation", help="fraction for validation"),
     test: float = typer.Option(0.1, "--test", help="fraction for test"),
     stratify: Optional[str] = typer.Option(None, "--stratify", help="keep the mix of this meta field (a label column) in every split"),

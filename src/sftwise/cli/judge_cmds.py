@@ -11,7 +11,8 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
-from sftwise.cli.options import json_option, output_dir_option, seed_option
+from sftwise.cli.options import json_option, output_dir_option, output_file_option, seed_option
+from sftwise.cli.paths import RESULTS_WRITES
 
 
 @app.command("judge", rich_help_panel="Evaluate")
@@ -20,7 +21,8 @@ def judge_cmd(
     judge: str = typer.Option(..., "--judge", help="judge model spec, e.g. openai:MODEL@http://127.0.0.1:8000/v1"),
     rubric: str = typer.Option("instruction_following", "--rubric", help="built-in rubric name or a rubric YAML file"),
     against: Optional[Path] = typer.Option(None, "--against", help="second results directory: judge pairwise, A=RESULTS vs B=this"),
-    output: Path = output_dir_option(..., "-o", "--output", help="results directory to write, with the judge scores joined in (may be RESULTS)"),
+    output: Path = output_dir_option(..., "-o", "--output", help="results directory to write, with the judge scores joined in (never RESULTS)",
+                                     writes=(*RESULTS_WRITES, "judgments.jsonl", "judge.json")),
     max_tokens: int = typer.Option(512, "--max-tokens", help="judge reply length limit"),
     temperature: float = typer.Option(0.0, "--temperature"),
     seed: int = seed_option("seed of the judge's sampling"),
@@ -28,7 +30,8 @@ def judge_cmd(
     price_output: Optional[float] = typer.Option(None, "--price-output", help="USD per million completion tokens"),
     concurrency: int = typer.Option(8, "--concurrency", help="judge requests in flight at once"),
     max_retries: int = typer.Option(4, "--max-retries", help="retries of a failed judge request (429, 5xx, timeouts)"),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite response cache (default ~/.cache/sftwise/responses.sqlite)"),
+    cache: Optional[Path] = output_file_option(None, "--cache", help="SQLite response cache (default ~/.cache/sftwise/responses.sqlite)",
+                                               example="responses.sqlite", own=("*.sqlite",)),
     no_cache: bool = typer.Option(False, "--no-cache", help="always ask the judge, never reuse a cached reply"),
     json_path: Optional[Path] = json_option("also write the judge report as JSON here"),
 ) -> None:
@@ -92,7 +95,8 @@ def _print_judge(console, report) -> None:  # noqa: ANN001
 @app.command("label", rich_help_panel="Evaluate")
 def label_cmd(
     results: Path = typer.Argument(..., help="results directory whose predictions are labelled"),
-    db: Path = typer.Option(Path("labels.sqlite"), "--db", help="SQLite file the labels are saved to, one by one"),
+    db: Path = output_file_option(Path("labels.sqlite"), "--db", help="SQLite file the labels are saved to, one by one", example="labels.sqlite",
+                                  own=("*.sqlite",)),
     annotator: str = typer.Option(..., "--annotator", help="your name; others can join with ?annotator=NAME in the address"),
     rubric: str = typer.Option("instruction_following", "--rubric", help="rubric whose scale is used for scores"),
     against: Optional[Path] = typer.Option(None, "--against", help="second results directory: collect preferences A / tie / B"),
@@ -101,7 +105,7 @@ def label_cmd(
     port: int = typer.Option(8765, "--port", help="port on 127.0.0.1 (0 picks a free one); the printed link carries a new token at each start"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on; keep 127.0.0.1 unless you trust the network"),
     import_path: Optional[Path] = typer.Option(None, "--import", help="import labels from a CSV/JSONL file into --db, then exit"),
-    export_path: Optional[Path] = typer.Option(None, "--export", help="export the labels in --db to a .csv/.jsonl file, then exit"),
+    export_path: Optional[Path] = output_file_option(None, "--export", help="export the labels in --db to a .csv/.jsonl file, then exit", example="labels.csv"),
 ) -> None:
     """Label predictions by hand in a small local web app (or import/export labels)."""
     from rich.console import Console

@@ -3,7 +3,9 @@
 ``--seed`` defaults to 0 in every command; ``--map OLD=NEW`` renames input fields the same way in
 ``convert``, ``dedup``, ``split`` and ``skew``; every output file (``--json``, ``--report``, a file
 ``-o``) is refused when it names a directory, and every output directory when it names a file,
-before any work is done (the check runs while the flags are parsed).
+before any work is done (the check runs while the flags are parsed). Declaring an output with these
+helpers also tags it for :mod:`sftwise.cli.paths`, the one check that no output overwrites an input:
+a command's outputs must use them.
 
 :func:`flag_for` is the one place that turns a library parameter name (``json_out``, ``lora_rank``)
 into the flag a user typed: the CLI's error handler restates every
@@ -19,6 +21,7 @@ from typing import Any, Optional
 
 import typer
 
+from sftwise.cli.paths import OutputSpec, mark_output, param_flag
 from sftwise.errors import SftwiseError
 
 MAP_HELP = "rename an input field, e.g. --map question=prompt --map answer=completion"
@@ -51,7 +54,7 @@ def flag_for(parameter: str, command: Any = None) -> str:
     :data:`FLAGS`, else ``--`` + the name with dashes (``max_new_tokens`` -> ``--max-new-tokens``)."""
     for param in getattr(command, "params", ()):
         if param.name == parameter and (param.param_type_name == "argument" or param.opts):
-            return _flag(param)
+            return param_flag(param)
     own = COMMAND_FLAGS.get(getattr(command, "name", None) or "", {})
     return own.get(parameter) or FLAGS.get(parameter) or "--" + parameter.replace("_", "-")
 
@@ -59,45 +62,53 @@ def flag_for(parameter: str, command: Any = None) -> str:
 # ---- output paths: checked while the flags are parsed ------------------------------------------
 
 
-def _flag(param: typer.CallbackParam) -> str:
-    """How the user wrote it: ``--json``, ``-o``, or ``OUTPUT`` for a positional argument."""
-    return param.opts[0] if param.param_type_name == "option" else str(param.name).upper()
+def _output_file(example: str | None, own: tuple[str, ...]) -> Any:
+    spec = OutputSpec("file", own=own)
 
-
-def _output_file(example: str | None) -> Any:
     def check(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+        mark_output(param, spec)
         if value is not None and value.is_dir():
-            raise SftwiseError(f"{_flag(param)} {value} is a directory; give a file path such as {value / (example or f'{ctx.info_name}.json')}.")
+            raise SftwiseError(f"{param_flag(param)} {value} is a directory; give a file path such as {value / (example or f'{ctx.info_name}.json')}.")
         return value
 
     return check
 
 
-def _output_dir(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
-    if value is not None and value.exists() and not value.is_dir():
-        raise SftwiseError(f"{_flag(param)} {value} is a file; give a directory to write into.")
-    return value
+def _output_dir(writes: tuple[str, ...]) -> Any:
+    spec = OutputSpec("dir", writes=writes)
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+        mark_output(param, spec)
+        if value is not None and value.exists() and not value.is_dir():
+            raise SftwiseError(f"{param_flag(param)} {value} is a file; give a directory to write into.")
+        return value
+
+    return check
 
 
-def output_file_option(default: Any, *flags: str, help: str, example: str | None = None) -> Any:
+def output_file_option(default: Any, *flags: str, help: str, example: str | None = None, own: tuple[str, ...] = ()) -> Any:
     """An option naming a file to write; a directory there is a usage error. ``example`` is the
-    file name suggested inside that directory (default ``COMMAND.json``)."""
-    return typer.Option(default, *flags, help=help, callback=_output_file(example))
+    file name suggested inside that directory (default ``COMMAND.json``); ``own``: the files (patterns
+    relative to an input directory) this option writes by default and may replace on a re-run
+    (:class:`~sftwise.cli.paths.OutputSpec`)."""
+    return typer.Option(default, *flags, help=help, callback=_output_file(example, own))
 
 
-def output_dir_option(default: Any, *flags: str, help: str) -> Any:
-    """An option naming a directory to write into; an existing file there is a usage error."""
-    return typer.Option(default, *flags, help=help, callback=_output_dir)
+def output_dir_option(default: Any, *flags: str, help: str, writes: tuple[str, ...] = ()) -> Any:
+    """An option naming a directory to write into; an existing file there is a usage error.
+    ``writes``: what the command writes inside it (patterns), so that no input there is overwritten."""
+    return typer.Option(default, *flags, help=help, callback=_output_dir(writes))
 
 
-def output_file_argument(help: str, example: str) -> Any:
+def output_file_argument(help: str, example: str, own: tuple[str, ...] = ()) -> Any:
     """A positional argument naming a file to write, checked as :func:`output_file_option` is."""
-    return typer.Argument(..., help=help, callback=_output_file(example))
+    return typer.Argument(..., help=help, callback=_output_file(example, own))
 
 
-def json_option(help: str = "also write the result as JSON here") -> Any:
-    """``--json PATH``: the command's result as JSON, in every command that has one."""
-    return output_file_option(None, "--json", help=help)
+def json_option(help: str = "also write the result as JSON here", own: tuple[str, ...] = ()) -> Any:
+    """``--json PATH``: the command's result as JSON, in every command that has one. Inside an input
+    directory it may replace ``COMMAND.json`` (the name suggested for it) and ``own``, no other file."""
+    return output_file_option(None, "--json", help=help, own=("{command}.json", *own))
 
 
 # ---- inputs and randomness ---------------------------------------------------------------------

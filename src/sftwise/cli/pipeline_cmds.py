@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
-from sftwise.cli.options import output_file_option
+from sftwise.cli.options import output_dir_option, output_file_option
+from sftwise.cli.paths import RUN_DIR_WRITES
 
 
 @app.command()
 def run(
     config: Path = typer.Argument(..., help="pipeline YAML (see the annotated example in the README)"),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where everything goes; default runs/<name>"),
+    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where everything goes; default runs/<name>", writes=RUN_DIR_WRITES),
     force: bool = typer.Option(False, "--force", help="tune even when the audit finds error-level problems"),
 ) -> None:
     """Run the whole workflow: audit → split → baseline → recommend → train → diagnose → eval → compare → report.
@@ -34,7 +35,7 @@ def run(
 
 @app.command()
 def demo(
-    run_dir: Path = typer.Option(Path("runs/demo"), "--run-dir", help="where the demo run goes"),
+    run_dir: Path = output_dir_option(Path("runs/demo"), "--run-dir", help="where the demo run goes", writes=RUN_DIR_WRITES),
     fresh: bool = typer.Option(False, "--fresh", help="start over instead of continuing an earlier demo run"),
     tiny: bool = typer.Option(False, "--tiny", help="a tiny random-weight model built on this machine instead of the real one (no wheel needed)"),
 ) -> None:
@@ -68,7 +69,8 @@ def demo(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="a run directory of `sftwise run` or `sftwise train`"),
-    output: Optional[Path] = output_file_option(None, "-o", "--output", help="where to write the HTML; default RUN_DIR/report.html", example="report.html"),
+    output: Optional[Path] = output_file_option(None, "-o", "--output", help="where to write the HTML; default RUN_DIR/report.html", example="report.html",
+                                                 own=("report.html",)),
 ) -> None:
     """Write one self-contained report.html (audit, hyperparameters, curves, diagnosis, baseline vs tuned)."""
     from sftwise.report import build_report

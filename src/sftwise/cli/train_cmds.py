@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
-from sftwise.cli.options import json_option
+from sftwise.cli.options import json_option, output_dir_option, output_file_option
+from sftwise.cli.paths import TRAIN_DIR_WRITES
 
 _VERDICT_STYLE = {"healthy": "bold green", "under-trained": "bold yellow", "overfitting": "bold red", "data-issue": "bold magenta"}
 
@@ -64,7 +65,7 @@ def train(
     model: Optional[str] = typer.Option(None, "--model", help="base model: local HF dir or hub id (local), Gemini id (vertex)"),
     train_file: Optional[Path] = typer.Option(None, "--train", help="training file"),
     validation: Optional[Path] = typer.Option(None, "--validation", help="validation file (diagnose needs one)"),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where metrics, checkpoints and TensorBoard logs go (runs/NAME)"),
+    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where metrics, checkpoints and TensorBoard logs go (runs/NAME)", writes=TRAIN_DIR_WRITES),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML TrainSpec; flags override it"),
     epochs: Optional[int] = typer.Option(None, "--epochs"),
     lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate (local)"),
@@ -149,8 +150,9 @@ def train(
 @app.command()
 def diagnose(
     run_dir: Path = typer.Argument(..., help="a run directory (or a metrics.jsonl file)"),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="where to draw the curves (PNG or SVG); default RUN_DIR/curves.png"),
-    json_out: Optional[Path] = json_option("write the diagnosis as JSON"),
+    plot: Optional[Path] = output_file_option(None, "--plot", help="where to draw the curves (PNG or SVG); default RUN_DIR/curves.png",
+                                             example="curves.png", own=("curves.png", "curves.svg")),
+    json_out: Optional[Path] = json_option("write the diagnosis as JSON", own=("diagnosis.json",)),
 ) -> None:
     """Read the loss curves: healthy, under-trained, overfitting or a data issue, with the checkpoint to keep."""
     from rich.console import Console

@@ -11,10 +11,10 @@ from typing import Optional
 
 import typer
 
-from sftwise.cli.app import SftwiseGroup, app
-from sftwise.cli.options import json_option
+from sftwise.cli.app import SftwiseGroup, SftwiseTyper, app
+from sftwise.cli.options import json_option, output_dir_option
 
-jobs_app = typer.Typer(help="Vertex AI tuning jobs: list, get (and fetch curves into a run dir), cancel, best checkpoint.", no_args_is_help=True,
+jobs_app = SftwiseTyper(help="Vertex AI tuning jobs: list, get (and fetch curves into a run dir), cancel, best checkpoint.", no_args_is_help=True,
                        cls=SftwiseGroup)
 app.add_typer(jobs_app, name="jobs")
 
@@ -59,7 +59,8 @@ def get_cmd(
     job: str = typer.Argument(..., help="job id or projects/P/locations/L/tuningJobs/ID"),
     project: Optional[str] = _PROJECT,
     location: Optional[str] = _LOCATION,
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="fetch the job's curves into RUN_DIR/metrics.jsonl (for diagnose and report)"),
+    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="fetch the job's curves into RUN_DIR/metrics.jsonl (for diagnose and report)",
+                                                writes=("metrics.jsonl", "vertex_job.json")),
     wait: bool = typer.Option(False, "--wait", help="poll until the job ends"),
     poll: float = typer.Option(60.0, "--poll", min=0.0, help="seconds between polls with --wait"),
     json_path: Optional[Path] = _JSON,

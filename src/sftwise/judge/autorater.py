@@ -325,6 +325,8 @@ def run_judge(results: str | Path, judge: str | Generator, rubric: Rubric, outpu
         raise ParameterError("output", f"{output} is a file; the judge writes a results directory.")
     if against is not None and Path(against).resolve() == out.resolve():
         raise ParameterError("output", f"{output} is the against results directory; write the judged results elsewhere.")
+    if Path(results).resolve() == out.resolve():  # its predictions.jsonl and summary.json would be replaced
+        raise ParameterError("output", f"{output} is the judged results directory; sftwise never overwrites its inputs: write the judged results elsewhere.")
     generator = resolve_generator(judge, cache, concurrency, max_retries)
     usage = Usage()
     if against is None:

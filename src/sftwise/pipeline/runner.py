@@ -392,6 +392,15 @@ def _version() -> str:
     return __version__
 
 
+def _refuse_model_dir(run_dir: Path, config: PipelineConfig) -> None:
+    """``RUN_DIR/config.json`` is the pipeline's: a model's directory there would lose its own."""
+    from sftwise.train.spec import model_dir_problem
+
+    problem = model_dir_problem(run_dir, str(config.model.base))
+    if problem:
+        raise ParameterError("run_dir", problem)
+
+
 def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = False, echo: Callable[[str], None] = print) -> PipelineState:
     """Run every enabled step whose fingerprint changed or whose outputs are missing."""
     import os
@@ -400,6 +409,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
     # "Loading weights" bars would only interleave with them.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     run_dir = Path(run_dir)
+    _refuse_model_dir(run_dir, config)
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(config=config, run_dir=run_dir, force=force, echo=echo)
     state = load_state(run_dir)

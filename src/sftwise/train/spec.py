@@ -11,6 +11,8 @@ compares its spec with that file and warns about the fields that differ.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from collections.abc import Callable
 from typing import Any, Literal
@@ -130,6 +132,17 @@ class TrainSpec(BaseModel):
     def _checked(cls, value: Any, info: ValidationInfo) -> Any:
         return check_field(info.field_name, value)
 
+    @field_validator("run_dir")
+    @classmethod
+    def _not_a_model_dir(cls, value: str, info: ValidationInfo) -> str:
+        """A run writes ``config.json`` (and checkpoints, logs) into ``run_dir``: in the base model's own
+        directory, or any model's, it would replace the model's ``config.json`` and the model would no
+        longer load. This guard holds however the spec was made (flags, YAML, the pipeline, the API)."""
+        problem = model_dir_problem(value, info.data.get("model"))
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _defaults(self) -> TrainSpec:
         if self.lora_alpha is None:
@@ -167,6 +180,29 @@ class TrainSpec(BaseModel):
         """Fields whose values differ: ``{name: (self_value, other_value)}``."""
         mine, theirs = self.model_dump(), other.model_dump()
         return {k: (mine[k], theirs.get(k)) for k in mine if k not in ignore and mine[k] != theirs.get(k)}
+
+
+def model_dir_problem(run_dir: str | Path, model: str | None = None) -> str | None:
+    """Why ``run_dir`` may not receive a run (its ``config.json`` would replace a model's), or None.
+
+    It is the base ``model``'s own directory, or it holds some model (a Hugging Face ``config.json``).
+    Shared by :class:`TrainSpec` and the pipeline, which writes ``RUN_DIR/config.json`` too.
+    """
+    run = Path(run_dir)
+    if model and run.is_dir() and Path(model).is_dir() and os.path.samefile(run, model):
+        return f"{run_dir} is the base model's directory: a run would overwrite its config.json; choose another run directory, e.g. runs/NAME"
+    if _is_model_config(run / CONFIG_FILE):
+        return f"{run_dir} holds a model (its config.json is a model's, not a run's): a run would overwrite it; choose another run directory"
+    return None
+
+
+def _is_model_config(path: Path) -> bool:
+    """A Hugging Face model's ``config.json`` (it names ``model_type`` or ``architectures``), not a run's."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, dict) and ("model_type" in data or "architectures" in data) and "train" not in data
 
 
 def _parameter_error(exc: ValidationError) -> SftwiseError:
