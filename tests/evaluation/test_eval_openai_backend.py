@@ -125,3 +125,60 @@ def test_backends_and_cli_import_no_sdk_or_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_retry_after_is_waited_for():
+    """The server asks for 2 s; the exponential backoff alone (0.01 s) would retry at once."""
+    import time
+
+    with FakeOpenAI(retry_after="2") as fake:
+        gen = get_generator(f"openai:fake@{fake.base_url}", max_retries=2, backoff_s=0.01)
+        result = gen.generate([_req(0, "WAIT a")], GenerationParams(max_new_tokens=4))[0]
+    assert result.text == "echo: WAIT a" and fake.calls["WAIT a"] == 2
+    first, second = fake.times["WAIT a"]
+    assert second - first >= 1.9
+
+
+def test_retry_after_is_capped(monkeypatch):
+    """An HTTP-date an hour ahead is honoured only up to RETRY_AFTER_MAX_S (a small cap here)."""
+    from email.utils import formatdate
+    import time
+
+    import sftwise.errors as errors
+
+    monkeypatch.setattr(errors, "RETRY_AFTER_MAX_S", 0.5)
+    with FakeOpenAI(retry_after=formatdate(time.time() + 3600, usegmt=True)) as fake:
+        gen = get_generator(f"openai:fake@{fake.base_url}", max_retries=2, backoff_s=0.01)
+        started = time.monotonic()
+        result = gen.generate([_req(0, "WAIT b")], GenerationParams(max_new_tokens=4))[0]
+    assert result.text == "echo: WAIT b"
+    assert 0.4 <= time.monotonic() - started < 5
+
+
+def test_retry_after_parsing():
+    from types import SimpleNamespace
+
+    from sftwise.errors import RETRY_AFTER_MAX_S, retry_after_seconds
+
+    def exc(headers):
+        return SimpleNamespace(response=SimpleNamespace(headers=headers))
+
+    assert retry_after_seconds(exc({"retry-after": "3"})) == 3.0
+    assert retry_after_seconds(exc({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
+    assert retry_after_seconds(exc({"retry-after": "99999"})) == RETRY_AFTER_MAX_S
+    assert retry_after_seconds(exc({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0  # in the past
+    assert retry_after_seconds(exc({"retry-after": "soon"})) is None
+    assert retry_after_seconds(exc({})) is None and retry_after_seconds(ValueError()) is None
+
+
+def test_an_echoed_api_key_is_redacted_from_stored_errors(tmp_path, monkeypatch):
+    from sftwise.evaluate.runner import evaluate
+
+    key = "sk-test-SECRET-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    data = write_jsonl(tmp_path / "t.jsonl", [gemini_row("ECHOKEY please", "x"), gemini_row("hello", "echo: hello")])
+    with FakeOpenAI() as fake:
+        evaluate(output=tmp_path / "out", model=f"openai:fake@{fake.base_url}", data=data, metrics="exact_match", cache=False)
+    stored = (tmp_path / "out" / "predictions.jsonl").read_text(encoding="utf-8")
+    assert "Incorrect API key provided: [redacted]" in stored
+    assert key not in stored and "SECRET-0123" not in stored

@@ -30,7 +30,7 @@ from sftwise.backends.base import GenerationParams, GenerationRequest
 from sftwise.evaluate.metrics import MetricOptions, compute_all, extract_final_answer, parse_metric_list, versions
 from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction, write_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, bootstrap_ci
-from sftwise.errors import ParameterError, SftwiseError
+from sftwise.errors import ParameterError, SftwiseError, redact
 from sftwise.io import refuse_overwrite_input
 from sftwise.textsim import normalize
 
@@ -267,7 +267,7 @@ def evaluate(
                     messages=req.messages,
                     reference=record.conversation.target,
                     prediction=res.text,
-                    error=res.error,
+                    error=redact(res.error) if res.error else None,  # any generator's message, before it is stored
                     cached=res.cached,
                     completion_tokens=res.completion_tokens,
                 )
