@@ -72,8 +72,10 @@ def test_eval_cli_through_server_with_cache_and_resume(server, tmp_path):
     assert first.exit_code == 0, first.output
     read = read_results(tmp_path / "r1")
     summary, preds = read.summary, read.predictions
-    assert summary.n_errors == 1 and summary.metrics["exact_match"].value == pytest.approx(6 / 7)
-    assert preds[-1].error and preds[-1].scores["exact_match"] == 0.0
+    # the failed request is not a wrong answer: the metric is over the 6 that came back, the failure beside it
+    assert summary.n_errors == 1 and summary.metrics["exact_match"].value == 1.0 and summary.metrics["exact_match"].n == 6
+    assert preds[-1].error and preds[-1].scores["exact_match"] is None
+    assert "1 of 7 generations failed" in " ".join(first.output.split())
     calls_before = sum(server.calls.values())
     second = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "r2")])
     assert second.exit_code == 0, second.output
@@ -182,3 +184,29 @@ def test_an_echoed_api_key_is_redacted_from_stored_errors(tmp_path, monkeypatch)
     stored = (tmp_path / "out" / "predictions.jsonl").read_text(encoding="utf-8")
     assert "Incorrect API key provided: [redacted]" in stored
     assert key not in stored and "SECRET-0123" not in stored
+
+
+def test_eval_exits_1_when_every_request_failed_and_a_rerun_retries_them(tmp_path):
+    """60/60 HTTP 401 is not a score of 0: exit 1, no metric; once the server is fixed the same
+    command sends exactly the failed requests again and scores them."""
+    from typer.testing import CliRunner
+
+    from sftwise.cli import app
+
+    data = write_jsonl(tmp_path / "test.jsonl", [gemini_row(f"question {i}", f"echo: question {i}") for i in range(5)])
+    with FakeOpenAI() as fake:
+        fake.fail_status = 401
+        args = ["eval", "--model", f"openai:fake@{fake.base_url}", "--data", str(data), "--metrics", "exact_match",
+                "--cache", str(tmp_path / "cache.sqlite"), "--resamples", "20", "-o", str(tmp_path / "r")]
+        first = CliRunner().invoke(app, args)
+        assert first.exit_code == 1, first.output
+        assert "every generation failed" in first.output and "401" in first.output and "Traceback" not in first.output
+        summary = read_results(tmp_path / "r").summary
+        assert summary.n_errors == 5 and summary.metrics == {}
+        fake.fail_status = None
+        sent = sum(fake.calls.values())
+        second = CliRunner().invoke(app, args)
+        assert second.exit_code == 0, second.output
+        assert sum(fake.calls.values()) - sent == 5
+    summary = read_results(tmp_path / "r").summary
+    assert summary.n_errors == 0 and summary.metrics["exact_match"].value == 1.0
