@@ -66,9 +66,10 @@ class EvalSummary(BaseModel):
         error, and that they were not scored; the CLI and ``sftwise run`` print it."""
         if not self.n_errors:
             return None
-        scope = "every generation failed" if self.n_errors == self.n_examples else f"{self.n_errors} of {self.n_examples} generations failed"
-        scored = "nothing was scored" if self.n_errors == self.n_examples else f"the metrics are over the {self.n_examples - self.n_errors} others"
-        return f"{scope} (first error: {self.first_error or 'unknown'}); failures are not scored, {scored}"
+        first = f"first error: {self.first_error or 'unknown'}"
+        if self.n_errors == self.n_examples:
+            return f"every generation failed ({first}); nothing was scored"
+        return f"{self.n_errors} of {self.n_examples} generations failed ({first}); they are not scored: the metrics are over the {self.n_examples - self.n_errors} others"
 
 
 def write_results(output_dir: str | Path, predictions: list[Prediction], summary: EvalSummary) -> None:

@@ -200,6 +200,10 @@ def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0) -> 
         data = Dataset(records=full.records[: cfg.max_examples], path=full.path, format=full.format)
     from sftwise.progress import generation_progress
 
+    cache = ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite"
+    failed_before = _failed_last_time(out_dir, cache)
+    if failed_before:
+        ctx.echo(f"  {out_dir.name}: {failed_before} failed: retrying (the successful ones come from the cache)")
     with generation_progress(f"{out_dir.name}: generating") as (on_start, on_progress):
         return evaluate(
             output=out_dir,
@@ -210,10 +214,40 @@ def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0) -> 
             shots_from=ctx.split_paths()["train"] if few_shot else None,
             seed=ctx.config.seed,
             params=GenerationParams(max_new_tokens=cfg.max_new_tokens),
-            cache=ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite",
+            cache=cache,
             on_start=on_start,
             on_progress=on_progress,
         )
+
+
+def _failed_last_time(out_dir: Path, cache: Path) -> int:
+    """How many generations of this very evaluation (same fingerprint: its cache exists) failed last time."""
+    from sftwise.evaluate.results import SUMMARY_FILE
+
+    if not cache.exists() or not (out_dir / SUMMARY_FILE).is_file():
+        return 0
+    try:
+        return int(json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8")).get("n_errors") or 0)
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+def _refuse_failures(evaluated: list[tuple[str, Any]]) -> None:
+    """A step whose generations failed is not done: failed generations are not results.
+
+    Its results directories stay (each error is in predictions.jsonl) and its response cache keeps
+    every success, so the re-run the message asks for sends exactly the failed requests again.
+    """
+    failed = [(rel, summary) for rel, summary in evaluated if summary.n_errors]
+    if not failed:
+        return
+    lines = "\n  ".join(f"{rel}: {summary.failure_note()}" for rel, summary in failed)
+    total = sum(summary.n_errors for _, summary in failed)
+    raise SftwiseError(
+        f"{total} generation(s) failed, so the step is not done:\n  {lines}\n"
+        "Fix the cause (the server, the API key, the model name); on the next run the successful "
+        "generations are kept and only the failed ones are retried."
+    )
 
 
 def _model_label(model: str) -> str:
@@ -227,14 +261,16 @@ def _baseline_dir(model: str, shots: int) -> str:
 
 def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
     _prepare_base(ctx)
-    outputs, parts = [], []
+    outputs, parts, evaluated = [], [], []
     models = [ctx.base_model(), *ctx.config.model.candidates]
     for model in models:
         for shots in ctx.config.baseline.few_shot:
             rel = _baseline_dir(model, shots)
             summary = _eval_one(ctx, _generator_spec(ctx, model), ctx.run_dir / rel, few_shot=shots)
             outputs.append(rel)
+            evaluated.append((rel, summary))
             parts.append(f"{_model_label(model)} {shots}-shot {_headline(summary)}")
+    _refuse_failures(evaluated)
     return outputs, "; ".join(parts)
 
 
@@ -328,6 +364,7 @@ def _step_eval(ctx: RunContext) -> tuple[list[str], str]:
     if checkpoint is None:
         raise SftwiseError(f"the diagnosis names no checkpoint to evaluate; see {ctx.run_dir / 'diagnosis.json'}")
     summary = _eval_one(ctx, _generator_spec(ctx, checkpoint), ctx.run_dir / EVAL_DIR / "tuned")
+    _refuse_failures([(f"{EVAL_DIR}/tuned", summary)])
     return [f"{EVAL_DIR}/tuned"], f"{Path(checkpoint).name} {_headline(summary)}"
 
 
