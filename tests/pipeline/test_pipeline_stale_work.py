@@ -63,3 +63,56 @@ def test_failed_baseline_generations_are_not_done_and_a_rerun_retries_only_them(
         (candidate,) = [p for p in (run_dir / "eval").iterdir() if p.name != "baseline-tiny-model-0shot"]
         summary = json.loads((candidate / "summary.json").read_text())
         assert summary["n_errors"] == 0 and summary["metrics"]["exact_match"]["value"] == 1.0
+
+
+def _adapter_sha(run_dir: Path, epoch: int) -> str:
+    import hashlib
+
+    return hashlib.sha256((run_dir / "train" / "checkpoints" / f"epoch-{epoch}" / "adapter_model.safetensors").read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_a_changed_training_config_retrains_and_more_epochs_continue(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from sftwise.demo.sample import sample_paths
+
+    paths = sample_paths()
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(Path(paths["train"]).read_text(encoding="utf-8").splitlines(keepends=True)[:16]), encoding="utf-8")
+    val = tmp_path / "val.jsonl"
+    val.write_text("".join(Path(paths["validation"]).read_text(encoding="utf-8").splitlines(keepends=True)[:8]), encoding="utf-8")
+    run_dir = tmp_path / "run"
+
+    def run(**train_keys: object) -> list[str]:
+        config = PipelineConfig(
+            data=DataConfig(train=str(train), validation=str(val)), model=ModelConfig(base="tiny", max_length=256),
+            audit=AuditStepConfig(enabled=False, force=True), baseline=BaselineStepConfig(enabled=False),
+            train=TrainStepConfig(batch_size=16, num_threads=2, lora_rank=4, **train_keys), eval=EvalStepConfig(enabled=False), report=False,
+        )
+        lines: list[str] = []
+        pipeline.run_pipeline(config, run_dir, echo=lines.append)
+        return lines
+
+    def trained() -> dict:
+        return json.loads((run_dir / "train" / "config.json").read_text())
+
+    run(epochs=1, learning_rate=3e-3)
+    first = _adapter_sha(run_dir, 1)
+
+    lines = run(epochs=1, learning_rate=1e-3)
+    assert any("train config changed (learning_rate 0.003 -> 0.001): retraining" in line for line in lines), lines
+    assert _adapter_sha(run_dir, 1) != first  # new weights, not the old ones under a new config
+    assert trained()["learning_rate"] == 1e-3
+    retrained = _adapter_sha(run_dir, 1)
+
+    lines = run(epochs=2, learning_rate=1e-3)
+    assert any("epochs 1 -> 2 with every other setting unchanged: continuing" in line for line in lines), lines
+    result = json.loads((run_dir / "train" / "train_result.json").read_text())
+    assert result["resumed_from"].endswith("epoch-1") and _adapter_sha(run_dir, 1) == retrained
+    assert trained()["epochs"] == 2
+
+    lines = run(epochs=1, learning_rate=1e-3)  # fewer epochs: epoch-2 must not be what is evaluated
+    assert any("epochs 2 -> 1" in line and "retraining" in line for line in lines), lines
+    assert sorted(p.name for p in (run_dir / "train" / "checkpoints").iterdir()) == ["epoch-1"]
+    assert json.loads((run_dir / "diagnosis.json").read_text())["best_checkpoint"].endswith("epoch-1")
+    assert trained()["epochs"] == 1 and not (run_dir / ".train.stale").exists()

@@ -317,6 +317,9 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
         **{k: v for k, v in ctx.config.train.model_dump(exclude={"enabled"}).items() if v is not None},
     }
     spec = TrainSpec.build(fields)
+    note = ""
+    if ctx.config.backend != "vertex":
+        note = _reconcile_training(ctx, spec)
     if ctx.config.backend == "vertex":
         from sftwise.train.vertex import train_vertex
 
@@ -329,7 +332,34 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
         except OverlongExamples as exc:  # its choices name two keys (overlong, max_length): restated here, not as one parameter
             raise SftwiseError(f"{exc.problem} Set train.overlong: truncate (cut them) or drop (leave them out) in the config, "
                                "or a larger model.max_length.") from None
-    return [TRAIN_DIR], str(result.summary)
+    return [TRAIN_DIR], f"{result.summary}{note}"
+
+
+def _reconcile_training(ctx: RunContext, spec: Any) -> str:
+    """Make ``train/`` hold this spec's training or a resumable part of it, never another one's.
+
+    The same training (a re-run after a kill) resumes; only more epochs continues from the last
+    checkpoint and says so; any other change (a learning rate, fewer epochs, edited data) discards
+    the old training and retrains: its weights, config and log would otherwise be reported as this
+    config's. Returns a note for the step's summary line.
+    """
+    import shutil
+
+    from sftwise.train.fingerprint import compare_run
+
+    train_dir = ctx.run_dir / TRAIN_DIR
+    verdict = compare_run(spec, train_dir)
+    if verdict.action == "retrain":
+        ctx.echo(f"  train config changed ({verdict.describe()}): retraining")
+        stale = ctx.run_dir / f".{TRAIN_DIR}.stale"
+        shutil.rmtree(stale, ignore_errors=True)
+        os.replace(train_dir, stale)  # one rename: a kill now leaves no half-deleted training behind as train/
+        shutil.rmtree(stale, ignore_errors=True)
+        return f" (retrained: {verdict.describe()})"
+    if verdict.action == "extend":
+        ctx.echo(f"  train: {verdict.describe()} with every other setting unchanged: continuing from the last checkpoint")
+        return f" (continued: {verdict.describe()})"
+    return ""
 
 
 def _recommended_fields(rec: dict[str, Any]) -> dict[str, Any]:
@@ -415,7 +445,7 @@ STEPS: list[Step] = [
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),
-    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [file_digest(c.split_paths()[k]) for k in ("train", "validation")]), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
     Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled, "train"),
     Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test"}),
     Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled, "eval"),
