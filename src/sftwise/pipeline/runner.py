@@ -507,5 +507,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
 
 
 def _fail(run_dir: Path, state: PipelineState, record: StepState, error: str) -> None:
-    record.status, record.finished, record.error = "failed", now(), error
+    from sftwise.errors import redact
+
+    record.status, record.finished, record.error = "failed", now(), redact(error)  # a quoted server error may echo a key
     save_state(run_dir, state)
