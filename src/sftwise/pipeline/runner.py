@@ -318,8 +318,6 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     }
     spec = TrainSpec.build(fields)
     note = ""
-    if ctx.config.backend != "vertex":
-        note = _reconcile_training(ctx, spec)
     if ctx.config.backend == "vertex":
         from sftwise.train.vertex import train_vertex
 
@@ -327,6 +325,7 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     else:
         from sftwise.train.local import OverlongExamples, train
 
+        note = _reconcile_training(ctx, spec)
         try:
             result = train(spec, resume=True, progress=True)
         except OverlongExamples as exc:  # its choices name two keys (overlong, max_length): restated here, not as one parameter
