@@ -354,11 +354,16 @@ def _check_resumable(spec: TrainSpec, run_dir: Path) -> list[str]:
     epochs with everything else equal, saying what continuing means for the schedule."""
     verdict = compare_run(spec, run_dir)
     if verdict.action == "retrain":
+        fewer = ""
+        if set(verdict.changes) == {"epochs"}:
+            before, after = verdict.changes["epochs"]
+            fewer = (f" ({CHECKPOINTS}/epoch-{after} holds that run after {after} of its {before} epochs, on its {before}-epoch "
+                     "learning-rate schedule: evaluate it directly if that is what you want.)")
         raise ParameterError(
             "resume",
             f"{run_dir} was trained with a different config ({verdict.describe()}); resuming would continue those "
             f"weights as if this config had made them. Train this config in a new run directory, or remove {run_dir} "
-            "to retrain from scratch; only more epochs with every other setting unchanged can continue a run.",
+            f"to retrain from scratch; only more epochs with every other setting unchanged can continue a run.{fewer}",
         )
     if verdict.action == "extend":
         before, after = verdict.changes["epochs"]
