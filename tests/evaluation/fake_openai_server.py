@@ -4,7 +4,12 @@ wire protocol of POST /v1/chat/completions, with failure modes chosen by the las
 * ``ALWAYS500`` -> HTTP 500 every time;       * ``FLAKY`` -> 500 twice, then a normal answer;
 * ``RATE`` -> 429 once, then a normal answer;  * ``SLOW`` -> sleeps past the client's timeout;
 * ``MALFORMED`` -> 200 with a body that is not JSON;  * ``NOCHOICES`` -> 200 with ``{"choices": []}``;
-* ``BADREQ`` -> 400 (not retried);             * anything else -> ``echo: <message>``.
+* ``BADREQ`` -> 400 (not retried);             * anything else -> ``echo: <message>``;
+* ``WAIT`` -> 429 once with ``Retry-After: <retry_after>`` (seconds or an HTTP-date, as set);
+* ``ECHOKEY`` -> 401 whose message quotes the API key the request carried (as OpenAI's does).
+
+``fail_status`` (settable while running) makes every request fail with that status, e.g. 401 for
+a wrong key; set it back to None to "fix the server".
 """
 
 from __future__ import annotations
@@ -17,21 +22,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeOpenAI:
-    def __init__(self, slow_s: float = 1.5):
+    def __init__(self, slow_s: float = 1.5, retry_after: str = "1"):
         self.calls: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.slow_s = slow_s
         self.in_flight = 0
         self.max_in_flight = 0
+        self.retry_after = retry_after
+        self.fail_status: int | None = None
+        self.times: dict[str, list[float]] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):  # keep pytest output clean
                 pass
 
-            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 try:
@@ -47,11 +57,19 @@ class FakeOpenAI:
                 content = payload["messages"][-1]["content"]
                 with fake.lock:
                     fake.calls[content] += 1
+                    fake.times.setdefault(content, []).append(time.monotonic())
                     count = fake.calls[content]
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
                     time.sleep(0.02)
+                    if fake.fail_status is not None:
+                        return self._send(fake.fail_status, json.dumps({"error": {"message": f"failing with {fake.fail_status}"}}).encode())
+                    if "WAIT" in content and count == 1:
+                        return self._send(429, b'{"error": {"message": "slow down"}}', headers={"Retry-After": fake.retry_after})
+                    if "ECHOKEY" in content:
+                        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                        return self._send(401, json.dumps({"error": {"message": f"Incorrect API key provided: {key}."}}).encode())
                     if "ALWAYS500" in content or ("FLAKY" in content and count <= 2):
                         return self._send(500, b'{"error": {"message": "internal error"}}')
                     if "RATE" in content and count == 1:

@@ -72,8 +72,10 @@ def test_eval_cli_through_server_with_cache_and_resume(server, tmp_path):
     assert first.exit_code == 0, first.output
     read = read_results(tmp_path / "r1")
     summary, preds = read.summary, read.predictions
-    assert summary.n_errors == 1 and summary.metrics["exact_match"].value == pytest.approx(6 / 7)
-    assert preds[-1].error and preds[-1].scores["exact_match"] == 0.0
+    # the failed request is not a wrong answer: the metric is over the 6 that came back, the failure beside it
+    assert summary.n_errors == 1 and summary.metrics["exact_match"].value == 1.0 and summary.metrics["exact_match"].n == 6
+    assert preds[-1].error and preds[-1].scores["exact_match"] is None
+    assert "1 of 7 generations failed" in " ".join(first.output.split())
     calls_before = sum(server.calls.values())
     second = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "r2")])
     assert second.exit_code == 0, second.output
@@ -125,3 +127,86 @@ def test_backends_and_cli_import_no_sdk_or_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_retry_after_is_waited_for():
+    """The server asks for 2 s; the exponential backoff alone (0.01 s) would retry at once."""
+    import time
+
+    with FakeOpenAI(retry_after="2") as fake:
+        gen = get_generator(f"openai:fake@{fake.base_url}", max_retries=2, backoff_s=0.01)
+        result = gen.generate([_req(0, "WAIT a")], GenerationParams(max_new_tokens=4))[0]
+    assert result.text == "echo: WAIT a" and fake.calls["WAIT a"] == 2
+    first, second = fake.times["WAIT a"]
+    assert second - first >= 1.9
+
+
+def test_retry_after_is_capped(monkeypatch):
+    """An HTTP-date an hour ahead is honoured only up to RETRY_AFTER_MAX_S (a small cap here)."""
+    from email.utils import formatdate
+    import time
+
+    import sftwise.errors as errors
+
+    monkeypatch.setattr(errors, "RETRY_AFTER_MAX_S", 0.5)
+    with FakeOpenAI(retry_after=formatdate(time.time() + 3600, usegmt=True)) as fake:
+        gen = get_generator(f"openai:fake@{fake.base_url}", max_retries=2, backoff_s=0.01)
+        started = time.monotonic()
+        result = gen.generate([_req(0, "WAIT b")], GenerationParams(max_new_tokens=4))[0]
+    assert result.text == "echo: WAIT b"
+    assert 0.4 <= time.monotonic() - started < 5
+
+
+def test_retry_after_parsing():
+    from types import SimpleNamespace
+
+    from sftwise.errors import RETRY_AFTER_MAX_S, retry_after_seconds
+
+    def exc(headers):
+        return SimpleNamespace(response=SimpleNamespace(headers=headers))
+
+    assert retry_after_seconds(exc({"retry-after": "3"})) == 3.0
+    assert retry_after_seconds(exc({"retry-after-ms": "1500", "retry-after": "9"})) == 1.5
+    assert retry_after_seconds(exc({"retry-after": "99999"})) == RETRY_AFTER_MAX_S
+    assert retry_after_seconds(exc({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0  # in the past
+    assert retry_after_seconds(exc({"retry-after": "soon"})) is None
+    assert retry_after_seconds(exc({})) is None and retry_after_seconds(ValueError()) is None
+
+
+def test_an_echoed_api_key_is_redacted_from_stored_errors(tmp_path, monkeypatch):
+    from sftwise.evaluate.runner import evaluate
+
+    key = "sk-test-SECRET-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    data = write_jsonl(tmp_path / "t.jsonl", [gemini_row("ECHOKEY please", "x"), gemini_row("hello", "echo: hello")])
+    with FakeOpenAI() as fake:
+        evaluate(output=tmp_path / "out", model=f"openai:fake@{fake.base_url}", data=data, metrics="exact_match", cache=False)
+    stored = (tmp_path / "out" / "predictions.jsonl").read_text(encoding="utf-8")
+    assert "Incorrect API key provided: [redacted]" in stored
+    assert key not in stored and "SECRET-0123" not in stored
+
+
+def test_eval_exits_1_when_every_request_failed_and_a_rerun_retries_them(tmp_path):
+    """60/60 HTTP 401 is not a score of 0: exit 1, no metric; once the server is fixed the same
+    command sends exactly the failed requests again and scores them."""
+    from typer.testing import CliRunner
+
+    from sftwise.cli import app
+
+    data = write_jsonl(tmp_path / "test.jsonl", [gemini_row(f"question {i}", f"echo: question {i}") for i in range(5)])
+    with FakeOpenAI() as fake:
+        fake.fail_status = 401
+        args = ["eval", "--model", f"openai:fake@{fake.base_url}", "--data", str(data), "--metrics", "exact_match",
+                "--cache", str(tmp_path / "cache.sqlite"), "--resamples", "20", "-o", str(tmp_path / "r")]
+        first = CliRunner().invoke(app, args)
+        assert first.exit_code == 1, first.output
+        assert "every generation failed" in first.output and "401" in first.output and "Traceback" not in first.output
+        summary = read_results(tmp_path / "r").summary
+        assert summary.n_errors == 5 and summary.metrics == {}
+        fake.fail_status = None
+        sent = sum(fake.calls.values())
+        second = CliRunner().invoke(app, args)
+        assert second.exit_code == 0, second.output
+        assert sum(fake.calls.values()) - sent == 5
+    summary = read_results(tmp_path / "r").summary
+    assert summary.n_errors == 0 and summary.metrics["exact_match"].value == 1.0

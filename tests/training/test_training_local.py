@@ -68,6 +68,21 @@ def test_lora_checkpoint_is_adapter_only_and_resume_continues(tiny_model, small_
     assert not (run / "checkpoints" / "epoch-1" / STATE_FILE).exists()  # only the newest keeps optimizer state
 
 
+def test_resume_refuses_a_different_training_and_says_what_differs(tiny_model, small_data, tmp_path):
+    """Resuming with another learning rate, or edited data, would continue weights this config did not
+    make; it is refused before anything loads, naming the difference."""
+    train_file, val_file = small_data
+    run = tmp_path / "run"
+    train(_spec(tiny_model, train_file, val_file, run, epochs=1, learning_rate=3e-3, lora_rank=4))
+    config_before = (run / "config.json").read_bytes()
+    with pytest.raises(ParameterError, match=r"resume: .* different config \(epochs 1 -> 2, learning_rate 0.003 -> 0.001\).*new run directory"):
+        train(_spec(tiny_model, train_file, val_file, run, epochs=2, learning_rate=1e-3, lora_rank=4), resume=True)
+    train_file.write_text(train_file.read_text(encoding="utf-8").splitlines(keepends=True)[0] * 20, encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"resume: .*train data sha256 \w+ -> sha256 \w+"):
+        train(_spec(tiny_model, train_file, val_file, run, epochs=2, learning_rate=3e-3, lora_rank=4), resume=True)
+    assert (run / "config.json").read_bytes() == config_before  # the run still describes what trained it
+
+
 def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(tiny_model, small_data, tmp_path, monkeypatch):
     import torch
 

@@ -100,3 +100,29 @@ def test_dataset_cost_counts_the_file(datasets):
     est = estimate_dataset_cost(train, 4, model="gemini-2.5-flash-lite")
     assert est.records == 12 and est.tokens_counted_by == "offline estimate"
     assert est.billed_tokens == 4 * (est.dataset_tokens + 8 * 12) and est.usd_per_million == 1.5
+
+
+def test_gemini_retries_wait_the_retry_after_the_service_asks_and_redact_keys(monkeypatch):
+    """with_retries (every Gemini call) waits at least the Retry-After of a 429, capped; a quoted
+    message never carries the key the environment holds."""
+    from types import SimpleNamespace
+
+    from google.genai import errors as genai_errors
+
+    import sftwise.gemini.errors as gerrors
+    from sftwise.errors import RETRY_AFTER_MAX_S
+
+    monkeypatch.setattr(gerrors, "RETRY_BASE_DELAY_S", 0.0)
+    monkeypatch.setenv("GOOGLE_API_KEY", "AIza-secret-key-0123456789")
+    waits: list[float] = []
+    calls = iter([("7", 429), ("99999", 429), (None, 403)])
+
+    def call():
+        after, code = next(calls)
+        response = SimpleNamespace(headers={"Retry-After": after} if after else {})
+        raise genai_errors.APIError(code, {"error": {"message": "denied for AIza-secret-key-0123456789", "status": "X"}}, response)
+
+    with pytest.raises(gerrors.SftwiseError) as info:
+        gerrors.with_retries(call, action="generating", attempts=4, sleep=waits.append)
+    assert waits == [7.0, RETRY_AFTER_MAX_S]
+    assert "AIza-secret" not in str(info.value) and "[redacted]" in str(info.value)

@@ -7,9 +7,12 @@ that the retry policy is ours and visible:
   the order in which it works; results always come back in request order);
 * a 429, any 5xx, a timeout, a dropped connection, or a malformed response (body that is not JSON,
   no ``choices``, no text) is retried up to ``max_retries`` times with exponential backoff
-  (``backoff_s * 2**attempt``, plus up to 25 % jitter, capped at 30 s);
+  (``backoff_s * 2**attempt``, plus up to 25 % jitter, capped at 30 s), or after the wait the
+  server asked for (``retry-after-ms`` / ``Retry-After``) when that is longer, capped at
+  :data:`sftwise.errors.RETRY_AFTER_MAX_S`;
 * other 4xx (bad request, unknown model, auth) are not retried: retrying cannot fix them;
-* when the retries are spent the example gets ``error`` set, and every other example keeps its result.
+* when the retries are spent the example gets ``error`` set, and every other example keeps its result;
+  the message has the API key (and any credential in the environment) redacted, since servers echo it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult
-from sftwise.errors import SftwiseError
+from sftwise.errors import SftwiseError, redact, retry_after_seconds
 
 
 class OpenAICompatGenerator:
@@ -56,9 +59,10 @@ class OpenAICompatGenerator:
         self.max_retries = max(0, max_retries)
         self.backoff_s = backoff_s
         self.on_progress = on_progress
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         self._client = openai.OpenAI(
             base_url=self.base_url,
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY",
+            api_key=self._api_key,
             max_retries=0,
             timeout=timeout_s,
         )
@@ -73,10 +77,13 @@ class OpenAICompatGenerator:
             return exc.status_code == 429 or exc.status_code >= 500
         return True  # malformed responses: JSON errors, validation errors, missing fields
 
-    def _sleep(self, attempt: int) -> None:
+    def _sleep(self, attempt: int, exc: BaseException | None = None) -> None:
+        """Back off before retry ``attempt + 1``: exponential, or the server's Retry-After if longer."""
         with self._lock:
             jitter = self._rng.random() * 0.25
-        time.sleep(min(30.0, self.backoff_s * (2**attempt) * (1 + jitter)))
+        delay = min(30.0, self.backoff_s * (2**attempt) * (1 + jitter))
+        asked = retry_after_seconds(exc) if exc is not None else None
+        time.sleep(max(delay, asked or 0.0))
 
     def _one(self, request: GenerationRequest, params: GenerationParams) -> GenerationResult:
         messages = ([{"role": "system", "content": request.system}] if request.system else []) + list(request.messages)
@@ -110,10 +117,10 @@ class OpenAICompatGenerator:
                     latency_s=time.perf_counter() - start,
                 )
             except Exception as exc:  # noqa: BLE001 - every failure becomes this example's error
-                last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                last_error = f"{type(exc).__name__}: {redact(str(exc), self._api_key)[:300]}"
                 if not self._retryable(exc) or attempt == self.max_retries:
                     break
-                self._sleep(attempt)
+                self._sleep(attempt, exc)
         tries = attempt + 1
         return GenerationResult(id=request.id, error=f"{last_error} (after {tries} attempt{'s' if tries > 1 else ''})", latency_s=time.perf_counter() - start)
 

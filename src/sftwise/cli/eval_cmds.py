@@ -109,14 +109,20 @@ def eval_cmd(
         )
     out = _console()
     table = Table(title=f"{summary.model} on {summary.data} ({summary.n_examples} examples, {summary.few_shot}-shot)")
-    for col in ("metric", "value", "95% CI", "n"):
+    for col in ("metric", "value", "95% CI", "n", "failed"):
         table.add_column(col, justify="left" if col == "metric" else "right")
     for m in summary.metrics.values():
-        table.add_row(m.name, _fmt(m.value), f"[{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]", str(m.n))
+        table.add_row(m.name, _fmt(m.value), f"[{_fmt(m.ci_low)}, {_fmt(m.ci_high)}]", str(m.n), str(summary.n_errors))
+    if summary.n_errors and summary.n_errors == summary.n_examples:
+        # nothing came back (a wrong key, a server down): not a score of 0, a failed command
+        typer.echo(f"error: {summary.failure_note()}. Fix the cause and run the same command again; "
+                   f"each error is in {output}/predictions.jsonl.", err=True)
+        raise typer.Exit(code=1)
     out.print(table)
     notes = []
     if summary.n_errors:
-        notes.append(f"{summary.n_errors} generation error(s): scored as empty answers; see 'error' in predictions.jsonl")
+        retry = " Run the same command again to retry only those (the others come from the cache)." if not no_cache and predictions is None else ""
+        notes.append(f"{summary.failure_note()}; see 'error' in predictions.jsonl.{retry}")
     if getattr(summary, "n_missing_reference", 0):
         notes.append(f"{summary.n_missing_reference} example(s) without a reference: not scored")
     if summary.settings.get("tokens_per_s") is not None:

@@ -103,7 +103,8 @@ def _aggregate(metric: str, preds: list[Prediction], summary: EvalSummary):
         from sftwise.evaluate.runner import options_from_dict
 
         options = options_from_dict(summary.settings.get("metric_options"))
-        return compute(metric, [p.prediction for p in preds], [p.reference for p in preds], options).aggregate
+        # a failed generation is unscored, as in the summary: its reference is withheld
+        return compute(metric, [p.prediction for p in preds], [None if p.error else p.reference for p in preds], options).aggregate
     values = np.array([np.nan if p.scores.get(metric) is None else float(p.scores[metric]) for p in preds], dtype=float)
 
     def aggregate(idx: np.ndarray) -> float:

@@ -52,12 +52,24 @@ class EvalSummary(BaseModel):
     model: str
     data: str
     n_examples: int
-    n_errors: int = 0
+    n_errors: int = 0  # failed generations: not scored, so every metric is over the n_examples - n_errors others
+    first_error: str | None = None  # the first failed generation's message (all of them: 'error' in predictions.jsonl)
     few_shot: int = 0
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     settings: dict[str, Any] = Field(default_factory=dict)  # generation params, seed, versions
     n_missing_reference: int = 0  # examples with no reference: generated, not scored
-    n_empty_prediction: int = 0  # empty or missing outputs (errors included): scored as wrong
+    n_empty_prediction: int = 0  # empty outputs of successful generations: scored as wrong
+
+
+    def failure_note(self) -> str | None:
+        """One sentence on the failed generations (None when none failed): how many, the first
+        error, and that they were not scored; the CLI and ``sftwise run`` print it."""
+        if not self.n_errors:
+            return None
+        first = f"first error: {self.first_error or 'unknown'}"
+        if self.n_errors == self.n_examples:
+            return f"every generation failed ({first}); nothing was scored"
+        return f"{self.n_errors} of {self.n_examples} generations failed ({first}); they are not scored: the metrics are over the {self.n_examples - self.n_errors} others"
 
 
 def write_results(output_dir: str | Path, predictions: list[Prediction], summary: EvalSummary) -> None:

@@ -30,7 +30,7 @@ from sftwise.backends.base import GenerationParams, GenerationRequest
 from sftwise.evaluate.metrics import MetricOptions, compute_all, extract_final_answer, parse_metric_list, versions
 from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction, write_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, bootstrap_ci
-from sftwise.errors import ParameterError, SftwiseError
+from sftwise.errors import ParameterError, SftwiseError, redact
 from sftwise.io import refuse_overwrite_input
 from sftwise.textsim import normalize
 
@@ -157,15 +157,22 @@ def score_predictions(
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
 ) -> dict[str, MetricSummary]:
-    """Fill ``scores`` of each prediction and return the corpus summaries with bootstrap CIs."""
-    preds = [p.prediction for p in predictions]
-    refs = [p.reference for p in predictions]
-    results = compute_all(metrics, preds, refs, options)
+    """Fill ``scores`` of each prediction and return the corpus summaries with bootstrap CIs.
+
+    A failed generation (``error`` set: a 401, a timeout after the retries) is not an answer: it is
+    left unscored, like an example without a reference, so the metrics are over the successful
+    generations and ``EvalSummary.n_errors`` stands beside them. When every generation failed there
+    is nothing to score and no metric is returned (a NaN would read as a result).
+    """
+    ok = [p for p in predictions if not p.error]
+    for p in predictions:
+        p.scores.update({name: None for name in metrics})
+    results = compute_all(metrics, [p.prediction for p in ok], [p.reference for p in ok], options) if ok else {}
     summaries = {}
     for name, result in results.items():
-        for p, score in zip(predictions, result.per_example):
+        for p, score in zip(ok, result.per_example):
             p.scores[name] = score
-        low, high = bootstrap_ci(result.aggregate, len(predictions), resamples=resamples, seed=seed) if result.n else (None, None)
+        low, high = bootstrap_ci(result.aggregate, len(ok), resamples=resamples, seed=seed) if result.n else (None, None)
         summaries[name] = MetricSummary(name=name, value=result.value, ci_low=low, ci_high=high, n=result.n, signature=f"{result.signature}|bs:{resamples}|rs:{seed}")
     if "math_accuracy" in metrics:
         for p in predictions:
@@ -267,7 +274,7 @@ def evaluate(
                     messages=req.messages,
                     reference=record.conversation.target,
                     prediction=res.text,
-                    error=res.error,
+                    error=redact(res.error) if res.error else None,  # any generator's message, before it is stored
                     cached=res.cached,
                     completion_tokens=res.completion_tokens,
                 )
@@ -294,11 +301,12 @@ def evaluate(
         data=data_name,
         n_examples=len(rows),
         n_errors=sum(1 for r in rows if r.error),
+        first_error=next((r.error for r in rows if r.error), None),
         few_shot=few_shot,
         metrics=summaries,
         settings=settings,
         n_missing_reference=sum(1 for r in rows if r.reference is None),
-        n_empty_prediction=sum(1 for r in rows if not (r.prediction or "").strip()),
+        n_empty_prediction=sum(1 for r in rows if not r.error and not (r.prediction or "").strip()),
     )
     write_results(output, rows, summary)
     return summary

@@ -3,8 +3,9 @@
 google-genai raises ``errors.ClientError`` (4xx) and ``errors.ServerError`` (5xx), both ``APIError``
 with ``code``, ``status`` and ``message``; google-cloud-storage raises ``google.api_core.exceptions``.
 :func:`describe_api_error` turns any of them into one line naming what failed and what to do.
-:func:`with_retries` retries 429 (quota) and 5xx / connection failures with exponential backoff, and
-never retries 400/403/404, whose answer will not change.
+:func:`with_retries` retries 429 (quota) and 5xx / connection failures with exponential backoff (or
+the service's Retry-After when longer, capped), and never retries 400/403/404, whose answer will not
+change. Quoted service messages have credentials redacted (:func:`sftwise.errors.redact`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import SftwiseError, redact, retry_after_seconds
 
 T = TypeVar("T")
 
@@ -52,7 +53,7 @@ def describe_api_error(exc: BaseException, action: str, attempts: int | None = N
     code = error_code(exc)
     attempts = attempts or RETRY_ATTEMPTS
     message = getattr(exc, "message", None) or str(exc)
-    message = " ".join(str(message).split())
+    message = redact(" ".join(str(message).split()))  # a service may echo the key it was sent
     if _is_connection_error(exc):
         return f"{action}: cannot reach the service ({message}). Check your network or proxy settings."
     if code == 400:
@@ -117,6 +118,7 @@ def with_retries(
             if not retryable or attempt == attempts:
                 raise SftwiseError(describe_api_error(exc, action, attempt)) from None
             delay = min(RETRY_MAX_DELAY_S, RETRY_BASE_DELAY_S * 2 ** (attempt - 1))
+            delay = max(delay, retry_after_seconds(exc) or 0.0)  # the wait the service asked for, capped
             if on_retry is not None:
                 on_retry(f"{action}: {code or 'connection error'}, retrying in {delay:.0f}s (attempt {attempt + 1}/{attempts})")
             sleep(delay)

@@ -200,6 +200,10 @@ def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0) -> 
         data = Dataset(records=full.records[: cfg.max_examples], path=full.path, format=full.format)
     from sftwise.progress import generation_progress
 
+    cache = ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite"
+    failed_before = _failed_last_time(out_dir, cache)
+    if failed_before:
+        ctx.echo(f"  {out_dir.name}: {failed_before} failed: retrying (the successful ones come from the cache)")
     with generation_progress(f"{out_dir.name}: generating") as (on_start, on_progress):
         return evaluate(
             output=out_dir,
@@ -210,10 +214,40 @@ def _eval_one(ctx: RunContext, model: str, out_dir: Path, few_shot: int = 0) -> 
             shots_from=ctx.split_paths()["train"] if few_shot else None,
             seed=ctx.config.seed,
             params=GenerationParams(max_new_tokens=cfg.max_new_tokens),
-            cache=ctx.run_dir / "cache" / f"{out_dir.name}-{ctx.step_key}.sqlite",
+            cache=cache,
             on_start=on_start,
             on_progress=on_progress,
         )
+
+
+def _failed_last_time(out_dir: Path, cache: Path) -> int:
+    """How many generations of this very evaluation (same fingerprint: its cache exists) failed last time."""
+    from sftwise.evaluate.results import SUMMARY_FILE
+
+    if not cache.exists() or not (out_dir / SUMMARY_FILE).is_file():
+        return 0
+    try:
+        return int(json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8")).get("n_errors") or 0)
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
+def _refuse_failures(evaluated: list[tuple[str, Any]]) -> None:
+    """A step whose generations failed is not done: failed generations are not results.
+
+    Its results directories stay (each error is in predictions.jsonl) and its response cache keeps
+    every success, so the re-run the message asks for sends exactly the failed requests again.
+    """
+    failed = [(rel, summary) for rel, summary in evaluated if summary.n_errors]
+    if not failed:
+        return
+    lines = "\n  ".join(f"{rel}: {summary.failure_note()}" for rel, summary in failed)
+    total = sum(summary.n_errors for _, summary in failed)
+    raise SftwiseError(
+        f"{total} generation(s) failed, so the step is not done:\n  {lines}\n"
+        "Fix the cause (the server, the API key, the model name); on the next run the successful "
+        "generations are kept and only the failed ones are retried."
+    )
 
 
 def _model_label(model: str) -> str:
@@ -227,14 +261,16 @@ def _baseline_dir(model: str, shots: int) -> str:
 
 def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
     _prepare_base(ctx)
-    outputs, parts = [], []
+    outputs, parts, evaluated = [], [], []
     models = [ctx.base_model(), *ctx.config.model.candidates]
     for model in models:
         for shots in ctx.config.baseline.few_shot:
             rel = _baseline_dir(model, shots)
             summary = _eval_one(ctx, _generator_spec(ctx, model), ctx.run_dir / rel, few_shot=shots)
             outputs.append(rel)
+            evaluated.append((rel, summary))
             parts.append(f"{_model_label(model)} {shots}-shot {_headline(summary)}")
+    _refuse_failures(evaluated)
     return outputs, "; ".join(parts)
 
 
@@ -281,6 +317,7 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
         **{k: v for k, v in ctx.config.train.model_dump(exclude={"enabled"}).items() if v is not None},
     }
     spec = TrainSpec.build(fields)
+    note = ""
     if ctx.config.backend == "vertex":
         from sftwise.train.vertex import train_vertex
 
@@ -288,12 +325,40 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     else:
         from sftwise.train.local import OverlongExamples, train
 
+        note = _reconcile_training(ctx, spec)
         try:
             result = train(spec, resume=True, progress=True)
         except OverlongExamples as exc:  # its choices name two keys (overlong, max_length): restated here, not as one parameter
             raise SftwiseError(f"{exc.problem} Set train.overlong: truncate (cut them) or drop (leave them out) in the config, "
                                "or a larger model.max_length.") from None
-    return [TRAIN_DIR], str(result.summary)
+    return [TRAIN_DIR], f"{result.summary}{note}"
+
+
+def _reconcile_training(ctx: RunContext, spec: Any) -> str:
+    """Make ``train/`` hold this spec's training or a resumable part of it, never another one's.
+
+    The same training (a re-run after a kill) resumes; only more epochs continues from the last
+    checkpoint and says so; any other change (a learning rate, fewer epochs, edited data) discards
+    the old training and retrains: its weights, config and log would otherwise be reported as this
+    config's. Returns a note for the step's summary line.
+    """
+    import shutil
+
+    from sftwise.train.fingerprint import compare_run
+
+    train_dir = ctx.run_dir / TRAIN_DIR
+    verdict = compare_run(spec, train_dir)
+    if verdict.action == "retrain":
+        ctx.echo(f"  train config changed ({verdict.describe()}): retraining")
+        stale = ctx.run_dir / f".{TRAIN_DIR}.stale"
+        shutil.rmtree(stale, ignore_errors=True)
+        os.replace(train_dir, stale)  # one rename: a kill now leaves no half-deleted training behind as train/
+        shutil.rmtree(stale, ignore_errors=True)
+        return f" (retrained: {verdict.describe()})"
+    if verdict.action == "extend":
+        ctx.echo(f"  train: {verdict.describe()} with every other setting unchanged: continuing from the last checkpoint")
+        return f" (continued: {verdict.describe()})"
+    return ""
 
 
 def _recommended_fields(rec: dict[str, Any]) -> dict[str, Any]:
@@ -328,6 +393,7 @@ def _step_eval(ctx: RunContext) -> tuple[list[str], str]:
     if checkpoint is None:
         raise SftwiseError(f"the diagnosis names no checkpoint to evaluate; see {ctx.run_dir / 'diagnosis.json'}")
     summary = _eval_one(ctx, _generator_spec(ctx, checkpoint), ctx.run_dir / EVAL_DIR / "tuned")
+    _refuse_failures([(f"{EVAL_DIR}/tuned", summary)])
     return [f"{EVAL_DIR}/tuned"], f"{Path(checkpoint).name} {_headline(summary)}"
 
 
@@ -378,7 +444,7 @@ STEPS: list[Step] = [
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),
-    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [file_digest(c.split_paths()[k]) for k in ("train", "validation")]), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
     Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled, "train"),
     Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test"}),
     Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled, "eval"),
@@ -450,5 +516,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
 
 
 def _fail(run_dir: Path, state: PipelineState, record: StepState, error: str) -> None:
-    record.status, record.finished, record.error = "failed", now(), error
+    from sftwise.errors import redact
+
+    record.status, record.finished, record.error = "failed", now(), redact(error)  # a quoted server error may echo a key
     save_state(run_dir, state)

@@ -8,7 +8,7 @@ previous checkpoint intact; once a new one is in place the trainer state of the 
 removed (they stay loadable for evaluation, not for resuming).
 
 Resuming reads the newest checkpoint that still has its trainer state, compares the spec with the
-run's saved ``config.json`` (differences are warned about, not refused), and drops the log lines
+run's saved ``config.json`` (a different training is refused first: ``train/fingerprint.py``), and drops the log lines
 written after that checkpoint so no step is logged twice.
 """
 

@@ -34,8 +34,9 @@ Features and their trade-offs
   The file side of checkpoints and resuming lives in ``train/checkpoint.py``.
 * **Resume** (``resume=True``) restores from the newest complete checkpoint: weights, optimizer,
   scheduler, RNG states, epochs run and tokens seen; log lines written after that checkpoint are
-  dropped. The spec is compared with the saved ``config.json``: differences are warned about
-  (more epochs than before simply continues).
+  dropped. Only the same training may be resumed (``train/fingerprint.py``: same base model,
+  same data by content, same settings); more epochs with everything else equal continues, with a
+  note; any other difference is refused, naming what differs.
 * **Gradient accumulation**: effective batch = ``batch_size`` x ``grad_accum`` x processes. The
   loss of a window is the sum over its loss-bearing tokens divided by the window's token count, so
   accumulation does not change the result (unlike averaging per micro-batch).
@@ -115,6 +116,7 @@ from sftwise.train.checkpoint import (
 )
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
+from sftwise.train.fingerprint import compare_run, write_fingerprint
 from sftwise.train.spec import CONFIG_FILE, TrainSpec
 
 class TrainResult(BaseModel):
@@ -164,6 +166,11 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         torch.set_num_threads(spec.num_threads)
     _seed_everything(spec.seed + dist.rank)
 
+    # Resume continues only the same training (or the same with more epochs): checked before
+    # anything is loaded, so a mismatch fails in a second.
+    if resume and latest_checkpoint(run_dir) is not None:
+        notes += _check_resumable(spec, run_dir)
+
     # 2. Tokenizer, then data: the rows depend on the template, and the length report must come
     #    before anything expensive (the model load), so a bad dataset fails fast.
     tokenizer = _load_tokenizer(spec)
@@ -194,6 +201,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / CONFIG_FILE, spec)
+        write_fingerprint(spec, run_dir)
         write_json(run_dir / "data_report.json", [s.report() for s in splits.values()])
 
     train_rows = pack(train_split.examples, spec.max_length, tokenizer.pad_token_id) if spec.batching == "packed" else train_split.examples
@@ -339,6 +347,30 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
 
 
 # -- steps of the recipe ----------------------------------------------------------------------------
+
+
+def _check_resumable(spec: TrainSpec, run_dir: Path) -> list[str]:
+    """Refuse to resume a run trained with another config (its weights would carry both); allow more
+    epochs with everything else equal, saying what continuing means for the schedule."""
+    verdict = compare_run(spec, run_dir)
+    if verdict.action == "retrain":
+        fewer = ""
+        if set(verdict.changes) == {"epochs"}:
+            before, after = verdict.changes["epochs"]
+            fewer = (f" ({CHECKPOINTS}/epoch-{after} holds that run after {after} of its {before} epochs, on its {before}-epoch "
+                     "learning-rate schedule: evaluate it directly if that is what you want.)")
+        raise ParameterError(
+            "resume",
+            f"{run_dir} was trained with a different config ({verdict.describe()}); resuming would continue those "
+            f"weights as if this config had made them. Train this config in a new run directory, or remove {run_dir} "
+            f"to retrain from scratch; only more epochs with every other setting unchanged can continue a run.{fewer}",
+        )
+    if verdict.action == "extend":
+        before, after = verdict.changes["epochs"]
+        return [f"resume: epochs {before} -> {after} with every other setting unchanged: continuing from the last checkpoint; "
+                f"the learning-rate schedule is re-planned over {after} epochs from there, so the weights are not those of a fresh "
+                f"{after}-epoch run (train one in a new run directory for that)"]
+    return []
 
 
 HEAD_CHUNK = 1024  # loss-bearing rows projected onto the vocabulary at a time (x vocab x 4 bytes: 200 MB at 49k)

@@ -5,8 +5,8 @@ The local recipe (``train/local.py``) and the Vertex AI backend (``train/vertex.
 backend ignores them (Vertex has no ``max_length`` or ``lora_alpha``; local has no
 ``lr_multiplier`` or ``adapter_size``, it uses ``learning_rate`` and ``lora_rank``).
 
-The resolved spec is written to ``<run_dir>/config.json`` at the start of a run, and a resumed run
-compares its spec with that file and warns about the fields that differ.
+The resolved spec is written to ``<run_dir>/config.json`` at the start of a run (with what the weights
+depend on in ``fingerprint.json``); a resumed run must match it but for more epochs (``train/fingerprint.py``).
 """
 
 from __future__ import annotations
