@@ -211,7 +211,7 @@ def temp_stamp() -> str:
 
 
 _HOST = re.sub(r"[^A-Za-z0-9_-]", "", os.uname().nodename.split(".")[0] if hasattr(os, "uname") else "") or "host"
-_STAMP = r"(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)"
+STAMP_PATTERN = r"(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)"
 STALE_UNSTAMPED_SECONDS = 3600
 """A temporary without a stamp (written before stamps existed) is stale once untouched this long."""
 
@@ -244,7 +244,7 @@ def is_stale_stamp(stamp: re.Match[str] | None, path: Path) -> bool:
 def remove_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
     """Remove the temp files that killed writers of ``target`` left beside it; return them."""
     target = Path(target)
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:{_STAMP}\.)?[A-Za-z0-9_]{{8}}\.tmp")
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:{STAMP_PATTERN}\.)?[A-Za-z0-9_]{{8}}\.tmp")
     removed = []
     try:
         candidates = [p for p in target.parent.glob(f".{glob.escape(target.name)}.*.tmp")]
