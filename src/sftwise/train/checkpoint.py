@@ -83,7 +83,7 @@ def save_checkpoint(run_dir: Path, name: str, model: Any, tokenizer: Any, state:
     return final
 
 
-_SERIALISER_IO = re.compile(r"inline_container|PytorchStreamWriter|file write failed|os error (\d+)|I/O error|No space left", re.IGNORECASE)
+_SERIALISER_IO = re.compile(r"inline_container|PytorchStreamWriter|file write failed|os error \d+|I/O error|No space left", re.IGNORECASE)
 
 
 def _write_errno(exc: BaseException) -> int | None | bool:
@@ -92,10 +92,11 @@ def _write_errno(exc: BaseException) -> int | None | bool:
     if isinstance(exc, OSError):
         return exc.errno
     if type(exc).__name__ == "SafetensorError" or isinstance(exc, RuntimeError):
-        match = _SERIALISER_IO.search(str(exc))
-        if match is None:
+        text = str(exc)
+        if _SERIALISER_IO.search(text) is None:
             return False
-        return int(match.group(1)) if match.group(1) else (errno.ENOSPC if "no space" in match.group(0).lower() else None)
+        code = re.search(r"os error (\d+)", text)
+        return int(code.group(1)) if code else (errno.ENOSPC if "no space left" in text.lower() else None)
     return False
 
 
@@ -114,7 +115,9 @@ def _checkpoint_error(run_dir: Path, final: Path, exc: BaseException, code: int 
         reason = str(output_error(exc.filename or final, exc)).split(": ", 1)[-1]
         fix = "Resume the run once it can be written."
     else:
-        reason = f"the serialiser failed ({first_line(exc)})"
+        reason = f"writing failed ({first_line(exc)})"
+        if free is not None:
+            reason += f"; a checkpoint needs about {format_bytes(needed)}, {format_bytes(free)} is free on the disk of {final.parent}"
         fix = "Check the disk and resume the run."
     return SftwiseError(f"could not write checkpoint {final}: {reason}; the partial checkpoint was removed and {kept}. {fix}")
 
