@@ -14,7 +14,7 @@ import pytest
 
 from sftwise.errors import SftwiseError
 from sftwise.runlog import read_metrics
-from sftwise.train.checkpoint import STATE_FILE, latest_checkpoint, remove_stale_checkpoint_temps
+from sftwise.train.checkpoint import STATE_FILE, latest_checkpoint
 from sftwise.train.local import train
 from sftwise.train.spec import TrainSpec
 
@@ -127,6 +127,7 @@ def test_resume_after_the_newest_checkpoint_was_deleted_explains_the_older_one(t
 
 def test_stale_checkpoint_temps_of_dead_processes_are_removed_live_ones_kept(tiny_model, small_data, tmp_path):
     from sftwise.io import _HOST
+    from sftwise.train.checkpoint import remove_stale_checkpoint_temps
 
     train_file, val_file = small_data
     run = tmp_path / "run"
