@@ -48,8 +48,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
                 yield handle
             except OSError as exc:
                 if exc.filename is None and exc.errno in WRITE_ERRNOS:  # a write to our handle (ENOSPC, EFBIG, EIO)
-                    raise output_error(target, exc) from None
-                caller_error = True  # the caller's own error (reading an input, say): not ours to restate
+                    exc.filename = str(target)
+                else:
+                    caller_error = True  # the caller's own error (reading an input, say): not ours to restate
                 raise
             handle.flush()
             os.fsync(handle.fileno())
@@ -86,32 +87,32 @@ WRITE_ERRNOS = frozenset(getattr(errno, name) for name in (
 ``OSError`` is left as it is."""
 
 
-def output_error(path: str | os.PathLike[str], exc: OSError, *, needed: int | None = None) -> OutputError:
+def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
     """The one message for an output that could not be written: the path, the system's reason, a fix.
-
-    ``needed``: the bytes the write needs, when known (a checkpoint), said beside the free space.
     """
     target = Path(path)
     code = exc.errno
     name = errno.errorcode.get(code, "") if code is not None else ""
-    reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    blocker = _file_on_path(target) if code in (errno.ENOTDIR, errno.EEXIST) else None
+    if blocker is not None:  # mkdir's EEXIST for a file in the way reads as nonsense: say what it means
+        code, name, reason = errno.ENOTDIR, "ENOTDIR", f"{os.strerror(errno.ENOTDIR)} (ENOTDIR)"
+    else:
+        reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
     where = f"cannot write {target}"
-    if exc.filename and Path(str(exc.filename)) not in (target, target.parent) and not str(exc.filename).startswith(str(target.parent / ".")):
-        where += f" ({exc.filename})"
+    if exc.filename and not _about(Path(os.fsdecode(exc.filename)), target):
+        where += f" ({os.fsdecode(exc.filename)})"
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG):
         hint = "the disk is full" if code != errno.EFBIG else "the file is larger than this system allows"
         space = free_space(target)
         if space is not None:
-            hint += f": {format_bytes(space)} free on the disk of {_existing(target)}"
-            if needed:
-                hint += f", about {format_bytes(needed)} needed"
+            hint += f": the output did not fit in the {format_bytes(space)} free on the disk of {_existing(target)}"
         hint += ". Free some space or choose an output on another disk."
     elif code == errno.EROFS:
         hint = f"{_existing(target)} is on a read-only file system. Choose an output on a writable disk."
     elif code in (errno.EACCES, errno.EPERM):
         hint = f"no permission to write in {_existing(target)}. Choose another output path or fix its permissions."
-    elif code in (errno.ENOTDIR, errno.EEXIST) and _file_on_path(target):
-        hint = f"{_file_on_path(target)} is a file, not a directory. Choose another output path."
+    elif blocker is not None:
+        hint = f"{blocker} is a file, not a directory. Choose another output path."
     elif code == errno.EISDIR:
         hint = f"{target if target.is_dir() else exc.filename} is a directory. Give a file path for the output."
     else:
@@ -157,6 +158,15 @@ def format_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"  # pragma: no cover - unreachable
+
+
+def _about(path: Path, target: Path) -> bool:
+    """Whether an error's file is the output itself, its folder or one of its temps (not worth naming)."""
+    try:
+        path, target = path.resolve(), target.resolve()
+    except OSError:
+        return False
+    return path in (target, target.parent) or (path.parent == target.parent and path.name.startswith(f".{target.name}."))
 
 
 def _existing(path: Path) -> Path:
