@@ -88,8 +88,7 @@ WRITE_ERRNOS = frozenset(getattr(errno, name) for name in (
 
 
 def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
-    """The one message for an output that could not be written: the path, the system's reason, a fix.
-    """
+    """The one message for an output that could not be written: the path, the system's reason, a fix."""
     target = Path(path)
     code = exc.errno
     name = errno.errorcode.get(code, "") if code is not None else ""
