@@ -152,3 +152,32 @@ def _umask() -> int:
     old = os.umask(0o022)
     os.umask(old)
     return old
+
+
+def test_a_full_disk_while_logging_a_metric_names_the_log(tmp_path, monkeypatch):
+    import builtins
+
+    from sftwise.runlog import MetricPoint, append_metric
+
+    log = tmp_path / "metrics.jsonl"
+    real_open = builtins.open
+
+    class Full:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, text):
+            return len(text)
+
+        def flush(self):  # where the buffered write reaches write(2)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(builtins, "open", lambda f, mode="r", *a, **k: Full(real_open(f, mode, *a, **k)) if Path(f) == log else real_open(f, mode, *a, **k))
+    with pytest.raises(SftwiseError, match=r"cannot write .*metrics.jsonl: No space left on device \(ENOSPC\); the disk is full"):
+        append_metric(log, MetricPoint(step=1, epoch=0.5, split="train", loss=1.0))
