@@ -181,3 +181,30 @@ def test_a_full_disk_while_logging_a_metric_names_the_log(tmp_path, monkeypatch)
     monkeypatch.setattr(builtins, "open", lambda f, mode="r", *a, **k: Full(real_open(f, mode, *a, **k)) if Path(f) == log else real_open(f, mode, *a, **k))
     with pytest.raises(SftwiseError, match=r"cannot write .*metrics.jsonl: No space left on device \(ENOSPC\); the disk is full"):
         append_metric(log, MetricPoint(step=1, epoch=0.5, split="train", loss=1.0))
+
+
+def test_a_real_full_disk_while_checkpointing_and_resuming(tiny_model, small_data, tmp_path):
+    """On a real tmpfs with room for one checkpoint and a half (skipped where mount is not allowed)."""
+    import shutil
+
+    train_file, val_file = small_data
+    train(_spec(tiny_model, train_file, val_file, tmp_path / "probe", epochs=1, method="full"))
+    size = sum(f.stat().st_size for f in (tmp_path / "probe" / "checkpoints" / "epoch-1").rglob("*") if f.is_file())
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size * 1.6)}", "tmpfs", str(disk)], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        mounted = False
+    if not mounted:
+        pytest.skip("mount -t tmpfs is not allowed here")
+    try:
+        run = disk / "run"
+        with pytest.raises(SftwiseError, match=r"epoch-2: the disk is full \(a checkpoint needs about .* free .*epoch-1 is intact"):
+            train(_spec(tiny_model, train_file, val_file, run, method="full"))
+        assert [p.name for p in (run / "checkpoints").iterdir()] == ["epoch-1"]
+        assert shutil.disk_usage(disk).free > size * 0.5  # the partial checkpoint does not keep the disk full
+        with pytest.raises(SftwiseError, match=r"cannot resume .*: the disk is full"):
+            train(_spec(tiny_model, train_file, val_file, run, method="full"), resume=True)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=10)
