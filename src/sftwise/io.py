@@ -4,6 +4,12 @@ Every file sftwise writes goes through :func:`atomic_write` (temp file in the sa
 rename), so an interrupted command leaves either the old file or the new one, never a torn one. User
 inputs are only ever opened for reading; :func:`refuse_overwrite_input` guards against an output path
 that is one of the inputs.
+
+The system's refusals are said here, once: a full disk, a read-only mount, a folder without write
+permission or a file where a folder should be raise :class:`OutputError` (path, reason, fix) from
+:func:`atomic_write`, and :func:`os_error_message` words any other ``OSError`` about a file for the
+CLI. Temps carry their writer's pid and host, so the next write of an output removes those that a
+killed writer left (:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations

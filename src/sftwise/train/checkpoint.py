@@ -75,7 +75,11 @@ def save_checkpoint(run_dir: Path, name: str, model: Any, tokenizer: Any, state:
         code = _write_errno(exc)
         if code is False:
             raise
-        raise _checkpoint_error(run_dir, final, exc, code, _estimate_bytes(run_dir, model, spec, weights)) from None
+        try:
+            needed = _estimate_bytes(run_dir, model, spec, weights)
+        except Exception:  # noqa: BLE001 - an estimate must not hide the error it explains
+            needed = None
+        raise _checkpoint_error(run_dir, final, exc, code, needed) from None
     for older in complete_checkpoints(run_dir):
         if older != final:
             with contextlib.suppress(FileNotFoundError):
@@ -100,24 +104,23 @@ def _write_errno(exc: BaseException) -> int | None | bool:
     return False
 
 
-def _checkpoint_error(run_dir: Path, final: Path, exc: BaseException, code: int | None, needed: int) -> SftwiseError:
+def _checkpoint_error(run_dir: Path, final: Path, exc: BaseException, code: int | None, needed: int | None) -> SftwiseError:
     """What a failed checkpoint says: why, the space needed against the space free, what is kept."""
     previous = latest_checkpoint(run_dir)
     kept = f"the previous checkpoint {previous} is intact" if previous else "no earlier checkpoint exists"
     free = free_space(final.parent)
-    full = code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG) or (code is None and free is not None and free < needed)
+    space = ""
+    if free is not None:
+        space = (f"a checkpoint needs about {format_bytes(needed)}, " if needed else "") + f"{format_bytes(free)} is free on the disk of {final.parent}"
+    full = code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG) or (code is None and None not in (free, needed) and free < needed)
     if full:
-        reason = "the disk is full" if code != errno.EFBIG else "a file would be larger than this system allows"
-        if free is not None:
-            reason += f" (a checkpoint needs about {format_bytes(needed)}, {format_bytes(free)} is free on the disk of {final.parent})"
+        reason = ("the disk is full" if code != errno.EFBIG else "a file would be larger than this system allows") + (f" ({space})" if space else "")
         fix = "Free space and resume the run."
     elif isinstance(exc, OSError) and exc.errno is not None:
         reason = str(output_error(exc.filename or final, exc)).split(": ", 1)[-1]
         fix = "Resume the run once it can be written."
     else:
-        reason = f"writing failed ({first_line(exc)})"
-        if free is not None:
-            reason += f"; a checkpoint needs about {format_bytes(needed)}, {format_bytes(free)} is free on the disk of {final.parent}"
+        reason = f"writing failed ({first_line(exc)})" + (f"; {space}" if space else "")
         fix = "Check the disk and resume the run."
     return SftwiseError(f"could not write checkpoint {final}: {reason}; the partial checkpoint was removed and {kept}. {fix}")
 
@@ -279,8 +282,11 @@ def truncate_tensorboard(tb_dir: Path, step: int) -> None:
     files = sorted(p for p in tb_dir.rglob("events.out.tfevents.*") if p.is_file()) if tb_dir.is_dir() else []
     if not files:
         return
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    from tensorboard.summary.writer.record_writer import RecordWriter
+    try:
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+        from tensorboard.summary.writer.record_writer import RecordWriter
+    except ImportError:  # pragma: no cover - torch's SummaryWriter needs tensorboard: no writer, no reader
+        return
 
     for path in files:
         events = list(EventFileLoader(str(path)).Load())

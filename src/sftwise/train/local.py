@@ -35,8 +35,10 @@ Features and their trade-offs
 * **Resume** (``resume=True``) restores from the newest complete checkpoint: weights, optimizer,
   scheduler, RNG states, epochs run and tokens seen; log lines and TensorBoard events written
   after that checkpoint are dropped, so no step shows twice. Only the newest checkpoint keeps that
-  state: when it was deleted, resume refuses and says what the older ones can still be used for. The spec is compared with the saved ``config.json``: differences are warned about
-  (more epochs than before simply continues).
+  state: when it was deleted, resume refuses and says what the older ones can still be used for;
+  a disk without room for the next checkpoint is refused before training. The spec is compared
+  with the saved ``config.json``: differences are warned about (more epochs than before simply
+  continues).
 * **Gradient accumulation**: effective batch = ``batch_size`` x ``grad_accum`` x processes. The
   loss of a window is the sum over its loss-bearing tokens divided by the window's token count, so
   accumulation does not change the result (unlike averaging per micro-batch).
@@ -187,9 +189,10 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         notes.append(f"resume: no checkpoint in {run_dir / CHECKPOINTS}, starting from scratch")
         truncate_log(run_dir, -1)  # a run that died before its first checkpoint left only stale log lines
     if latest is not None:
-        check_space(run_dir, latest)  # a disk still full: say so now, not after an epoch of training
         notes += check_config(spec, run_dir)
         state = load_trainer_state(latest)
+        if state["epochs_run"] < spec.epochs:
+            check_space(run_dir, latest)  # a disk still full: say so now, not after an epoch of training
         restore_weights(model, latest, spec)
         start_epoch, global_step, tokens_seen = state["epochs_run"], state["step"], state["tokens_seen"]
     elif dist.is_main:
