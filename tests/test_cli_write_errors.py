@@ -284,6 +284,27 @@ def test_stale_temps_of_killed_writers_are_removed_on_the_next_write(tmp_path):
     assert remove_stale_temps(target) == []
 
 
+def test_the_temp_of_a_writer_killed_mid_write_goes_on_the_next_write(tmp_path):
+    from sftwise.io import write_text
+
+    target = tmp_path / "big.jsonl"
+    target.write_text("old\n")
+    script = (
+        "import os, signal, sys\n"
+        "from sftwise.io import atomic_write\n"
+        "writer = atomic_write(sys.argv[1], 'wb')\nhandle = writer.__enter__()\n"
+        "handle.write(b'x' * 2_000_000); handle.flush()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", script, str(target)], env=env, capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    [left] = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert left.stat().st_size == 2_000_000 and target.read_text() == "old\n"  # the kill left the old file and a big temp
+    write_text(target, "new\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl"] and target.read_text() == "new\n"
+
+
 def _mount(target: Path, options: str) -> bool:
     target.mkdir(parents=True, exist_ok=True)
     try:
