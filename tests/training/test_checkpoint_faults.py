@@ -208,3 +208,36 @@ def test_a_real_full_disk_while_checkpointing_and_resuming(tiny_model, small_dat
             train(_spec(tiny_model, train_file, val_file, run, method="full"), resume=True)
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=10)
+
+
+KILLED_WHILE_CHECKPOINTING = """
+import os, signal, sys
+import torch
+from sftwise.train.local import train
+from sftwise.train.spec import TrainSpec
+
+real_save, calls = torch.save, []
+def save_then_die(*a, **k):
+    calls.append(1)
+    if len(calls) == 2:  # the second checkpoint: its weights and tokenizer are in the temp folder
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_save(*a, **k)
+torch.save = save_then_die
+model, train_file, val_file, run = sys.argv[1:]
+train(TrainSpec(model=model, train=train_file, validation=val_file, run_dir=run, max_length=256, batch_size=16,
+                num_threads=2, learning_rate=3e-3, epochs=2, method="full"))
+"""
+
+
+def test_the_temp_folder_of_a_run_killed_while_checkpointing_goes_on_resume(tiny_model, small_data, tmp_path):
+    train_file, val_file = small_data
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", KILLED_WHILE_CHECKPOINTING, str(tiny_model), str(train_file), str(val_file), str(run)],
+                          env=env, capture_output=True, timeout=300)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    [temp] = [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".epoch-2.tmp-")]
+    assert (temp / "model.safetensors").exists()  # what the kill left: a partial checkpoint
+    resumed = train(_spec(tiny_model, train_file, val_file, run, method="full"), resume=True)
+    assert resumed.resumed_from.endswith("epoch-1")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch-1", "epoch-2"]

@@ -114,7 +114,8 @@ from sftwise.models import load_causal_lm, load_tokenizer
 from sftwise.runlog import METRICS_FILE, MetricPoint, append_metric, read_metrics
 from sftwise.train.checkpoint import (
     CHECKPOINTS, TENSORBOARD_DIR, check_config, check_space, complete_checkpoints, latest_checkpoint, load_trainer_state, optimizer_state,
-    restore_training_state, restore_weights, rng_state, save_checkpoint, truncate_log, unresumable,
+    remove_stale_checkpoint_temps, restore_training_state, restore_weights, rng_state, save_checkpoint, truncate_log,
+    unresumable,
 )
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
@@ -182,6 +183,8 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     # 4. Resume state: config check and the checkpoint to restore (weights restored before the
     #    optimizer is built over them, and before FSDP shards them: the checkpoint holds full tensors).
     start_epoch, global_step, tokens_seen, state = 0, 0, 0, None
+    if resume and dist.is_main:
+        remove_stale_checkpoint_temps(run_dir)  # a killed save's folder: before the space check it may fail
     latest = latest_checkpoint(run_dir) if resume else None
     if resume and latest is None and complete_checkpoints(run_dir):
         raise unresumable(run_dir, spec)  # starting over would discard the log and overwrite those checkpoints
