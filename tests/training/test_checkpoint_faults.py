@@ -225,7 +225,7 @@ def save_then_die(*a, **k):
 torch.save = save_then_die
 model, train_file, val_file, run = sys.argv[1:]
 train(TrainSpec(model=model, train=train_file, validation=val_file, run_dir=run, max_length=256, batch_size=16,
-                num_threads=2, learning_rate=3e-3, epochs=2, method="full"))
+                num_threads=2, learning_rate=3e-3, epochs=2, method="full", log_every=1))
 """
 
 
