@@ -343,3 +343,21 @@ def test_real_full_and_read_only_disks(tmp_path, small_tmpfs):
     readonly = small_tmpfs("ro", "size=200k,ro")
     result = _invoke(["audit", inputs["train"], "--json", readonly / "audit.json"])
     _assert_clear_error(result, readonly, "Read-only file system (EROFS)")
+
+
+def test_a_response_cache_on_a_full_disk_warns_once_and_the_run_goes_on(tmp_path):
+    from sftwise.backends.base import GenerationResult
+    from sftwise.backends.cache import ResponseCache
+
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    pages = cache._conn.execute("PRAGMA page_count").fetchone()[0]
+    cache._conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own SQLITE_FULL: what a full disk gives
+    big = GenerationResult(id="1", text="x" * 200_000)
+    with pytest.warns(UserWarning, match=r"response cache .*cache.sqlite: cannot store responses \(database or disk is full\); going on"):
+        cache.put_many([("k1", "m", big)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache.put_many([("k2", "m", big)])  # no second warning, no error
+    assert cache.get("k1") is None and len(cache) == 0
