@@ -4,14 +4,25 @@ Every file sftwise writes goes through :func:`atomic_write` (temp file in the sa
 rename), so an interrupted command leaves either the old file or the new one, never a torn one. User
 inputs are only ever opened for reading; :func:`refuse_overwrite_input` guards against an output path
 that is one of the inputs.
+
+The system's refusals are said here, once: a full disk, a read-only mount, a folder without write
+permission or a file where a folder should be raise :class:`OutputError` (path, reason, fix) from
+:func:`atomic_write`, and :func:`os_error_message` words any other ``OSError`` about a file for the
+CLI. Temps carry their writer's pid and host, so the next write of an output removes those that a
+killed writer left (:func:`remove_stale_temps`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -21,20 +32,248 @@ from sftwise.errors import SftwiseError
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on success fsync and rename it over ``path``."""
+    """Open a temp file beside ``path``; on success fsync and rename it over ``path``.
+
+    The temp file is named ``.NAME.<pid>@<host>.<random>.tmp`` so that the next write of the same
+    output can remove the ones a killed process left (:func:`remove_stale_temps`), however large,
+    without touching a live process's. It gets the mode a plain ``open`` would give (the existing
+    file's, else 0666 less the umask), not ``mkstemp``'s 0600, so a colleague can read the report.
+    A write that the system refuses (full disk, read-only mount, no permission) raises
+    :class:`OutputError` naming the path and the cause, never a bare ``OSError``.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp: str | None = None
+    caller_error = False
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(target)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{temp_stamp()}.", suffix=".tmp")
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
-            yield handle
+            _set_mode(handle.fileno(), target)
+            try:
+                yield handle
+            except OSError as exc:
+                if exc.filename is None and exc.errno in WRITE_ERRNOS:  # a write to our handle (ENOSPC, EFBIG, EIO)
+                    exc.filename = str(target)
+                else:
+                    caller_error = True  # the caller's own error (reading an input, say): not ours to restate
+                raise
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except OSError as exc:
+        _discard(tmp)
+        if exc.errno in WRITE_ERRNOS and not caller_error:
+            raise output_error(target, exc) from None
         raise
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+class OutputError(SftwiseError):
+    """An output the system refused to write: ``path`` and the ``errno`` (ENOSPC, EACCES, EROFS...)."""
+
+    def __init__(self, path: str | os.PathLike[str], errno_: int | None, message: str) -> None:
+        self.path = str(path)
+        self.errno = errno_
+        super().__init__(message)
+
+
+WRITE_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "ENOSPC", "EDQUOT", "EFBIG", "EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR", "ENAMETOOLONG", "EEXIST", "EIO", "ELOOP", "ENOENT",
+) if hasattr(errno, name))
+"""Errors of writing an output that the user can fix (disk, permissions, the path); any other
+``OSError`` is left as it is."""
+
+
+def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
+    """The one message for an output that could not be written: the path, the system's reason, a fix."""
+    target = Path(path)
+    code = exc.errno
+    name = errno.errorcode.get(code, "") if code is not None else ""
+    blocker = _file_on_path(target) if code in (errno.ENOTDIR, errno.EEXIST) else None
+    if blocker is not None:  # mkdir's EEXIST for a file in the way reads as nonsense: say what it means
+        code, name, reason = errno.ENOTDIR, "ENOTDIR", f"{os.strerror(errno.ENOTDIR)} (ENOTDIR)"
+    else:
+        reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    where = f"cannot write {target}"
+    if exc.filename and not _about(Path(os.fsdecode(exc.filename)), target):
+        where += f" ({os.fsdecode(exc.filename)})"
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG):
+        hint = "the disk is full" if code != errno.EFBIG else "the file is larger than this system allows"
+        space = free_space(target)
+        if space is not None:
+            hint += f": the output did not fit in the {format_bytes(space)} free on the disk of {_existing(target)}"
+        hint += ". Free some space or choose an output on another disk."
+    elif code == errno.EROFS:
+        hint = f"{_existing(target)} is on a read-only file system. Choose an output on a writable disk."
+    elif code in (errno.EACCES, errno.EPERM):
+        hint = f"no permission to write in {_existing(target)}. Choose another output path or fix its permissions."
+    elif blocker is not None:
+        hint = f"{blocker} is a file, not a directory. Choose another output path."
+    elif code == errno.EISDIR:
+        hint = f"{target if target.is_dir() else exc.filename} is a directory. Give a file path for the output."
+    else:
+        hint = "Check the output path."
+    return OutputError(target, code, f"{where}: {reason}; {hint}")
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an ``OSError`` about a file: a write error as :func:`output_error` says it, else
+    ``cannot read PATH: reason (ERRNO)``. The CLI's last resort, so no command ends in a traceback."""
+    path = Path(str(exc.filename))
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG, errno.EROFS):
+        return str(output_error(path, exc))
+    name = errno.errorcode.get(exc.errno, "") if exc.errno is not None else ""
+    reason = f"{exc.strerror or exc}" + (f" ({name})" if name else "")
+    second = f" -> {exc.filename2}" if getattr(exc, "filename2", None) else ""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        hint = "Check its permissions, or choose another path."
+    elif exc.errno == errno.ENOENT:
+        hint = "Check the path."
+    elif exc.errno == errno.EISDIR:
+        hint = "Give a file path, not a directory."
+    elif exc.errno == errno.ENOTDIR:
+        hint = "A part of the path is a file, not a directory."
+    else:
+        hint = "Check the path and the disk."
+    return f"{exc.filename}{second}: {reason}. {hint}"
+
+
+def free_space(path: str | os.PathLike[str]) -> int | None:
+    """Free bytes on the disk that holds ``path`` (or its nearest existing parent), or None."""
+    try:
+        return shutil.disk_usage(_existing(Path(path))).free
+    except OSError:
+        return None
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``1.5 KB``: sizes in messages."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover - unreachable
+
+
+def _about(path: Path, target: Path) -> bool:
+    """Whether an error's file is the output itself, its folder or one of its temps (not worth naming)."""
+    try:
+        path, target = path.resolve(), target.resolve()
+    except OSError:
+        return False
+    return path in (target, target.parent) or (path.parent == target.parent and path.name.startswith(f".{target.name}."))
+
+
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest parent that exists (what a message about a missing output can name)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def _file_on_path(path: Path) -> Path | None:
+    """The first parent of ``path`` that is a file, where a directory is needed (ENOTDIR)."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+# ---- file modes and stale temporaries ------------------------------------------------------
+
+_UMASK: int | None = None
+
+
+def umask() -> int:
+    """The process umask, read once (``/proc/self/status`` where it can, as setting it is the only
+    other way to read it, and setting it races with other threads creating files)."""
+    global _UMASK
+    if _UMASK is None:
+        try:
+            with open("/proc/self/status", encoding="ascii") as handle:
+                _UMASK = next(int(line.split()[1], 8) for line in handle if line.startswith("Umask:"))
+        except (OSError, StopIteration, ValueError, IndexError):
+            _UMASK = os.umask(0o022)
+            os.umask(_UMASK)
+    return _UMASK
+
+
+def _set_mode(fd: int, target: Path) -> None:
+    """Give the temp file the mode the output should have: the existing file's, else 0666 & ~umask."""
+    if not hasattr(os, "fchmod"):  # pragma: no cover - Windows
+        return
+    try:
+        wanted = target.stat().st_mode & 0o7777
+    except OSError:
+        wanted = 0o666 & ~umask()
+    os.fchmod(fd, wanted)
+
+
+def temp_stamp() -> str:
+    """``<pid>@<host>``: which process a temporary belongs to, for :func:`is_stale_stamp`."""
+    return f"{os.getpid()}@{_HOST}"
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "", os.uname().nodename.split(".")[0] if hasattr(os, "uname") else "") or "host"
+STAMP_PATTERN = r"(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)"
+STALE_UNSTAMPED_SECONDS = 3600
+"""A temporary without a stamp (written before stamps existed) is stale once untouched this long."""
+
+
+def is_stale_stamp(stamp: re.Match[str] | None, path: Path) -> bool:
+    """Whether a temporary was left by a process that is gone: its pid no longer runs on this host.
+
+    A temp of another host (a shared disk) or of a live process is never stale; one without a stamp
+    (older sftwise) is stale once untouched for ``STALE_UNSTAMPED_SECONDS``.
+    """
+    if stamp is None:
+        try:
+            return time.time() - path.stat().st_mtime > STALE_UNSTAMPED_SECONDS
+        except OSError:
+            return False
+    if stamp["host"] != _HOST:
+        return False
+    pid = int(stamp["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files that killed writers of ``target`` left beside it; return them."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(?:{STAMP_PATTERN}\.)?[A-Za-z0-9_]{{8}}\.tmp")
+    removed = []
+    try:
+        candidates = [p for p in target.parent.glob(f".{glob.escape(target.name)}.*.tmp")]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = pattern.fullmatch(candidate.name)
+        if match is None or not candidate.is_file():
+            continue
+        if is_stale_stamp(match if match["pid"] else None, candidate):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sftwise.errors import SftwiseError
 
-from sftwise.io import atomic_write, read_jsonl
+from sftwise.io import WRITE_ERRNOS, atomic_write, output_error, read_jsonl
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -60,7 +60,13 @@ def write_metrics(path: str | Path, points: Iterable[MetricPoint]) -> None:
 
 
 def append_metric(path: str | Path, point: MetricPoint) -> None:
-    """Append one point and flush: a crash loses at most the line being written."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(point.model_dump_json(exclude_none=True) + "\n")
-        handle.flush()
+    """Append one point and flush: a crash loses at most the line being written; a full disk or a
+    read-only one is an :class:`~sftwise.io.OutputError` naming the log, not a bare ``OSError``."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(point.model_dump_json(exclude_none=True) + "\n")
+            handle.flush()
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise output_error(path, exc) from None

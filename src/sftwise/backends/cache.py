@@ -11,11 +11,13 @@ stopping a run (Ctrl-C, a crash, a lost connection) loses at most one chunk of w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -55,6 +57,7 @@ class ResponseCache:
         except sqlite3.Error as exc:
             raise ParameterError("cache", f"cannot open the response cache {self.path} as SQLite ({exc}); give another cache path, or turn the cache off.") from None
         self._lock = threading.Lock()
+        self._unwritable = False
 
     def get(self, key: str) -> tuple[str, int | None, int | None] | None:
         with self._lock:
@@ -62,12 +65,24 @@ class ResponseCache:
         return None if row is None else (row[0], row[1], row[2])
 
     def put_many(self, rows: Sequence[tuple[str, str, GenerationResult]]) -> None:
+        """Store successful results. A cache that cannot be written (a full disk: SQLite's "database
+        or disk is full", a read-only one) warns once and stops storing: the responses are still
+        returned, only not kept, so a run never fails over its cache."""
         with self._lock:
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO responses (key, model, text, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)",
-                [(key, model, r.text, r.prompt_tokens, r.completion_tokens) for key, model, r in rows if r.error is None and r.text is not None],
-            )
-            self._conn.commit()
+            if self._unwritable:
+                return
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO responses (key, model, text, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)",
+                    [(key, model, r.text, r.prompt_tokens, r.completion_tokens) for key, model, r in rows if r.error is None and r.text is not None],
+                )
+                self._conn.commit()
+            except sqlite3.OperationalError as exc:
+                self._unwritable = True
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.rollback()
+                warnings.warn(f"response cache {self.path}: cannot store responses ({exc}); going on without storing them. "
+                              "Free space on its disk, or give another cache path.", stacklevel=2)
 
     def __len__(self) -> int:
         with self._lock:

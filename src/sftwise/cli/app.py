@@ -20,6 +20,10 @@ from sftwise.errors import ParameterError, SftwiseError
 class SftwiseGroup(TyperGroup):
     """Turns :class:`SftwiseError` into a one-line message and exit code 2, never a traceback.
 
+    So does an ``OSError`` about a named file that no library call restated (a read-only mount, a
+    full disk, a missing folder met by a writer other than :func:`~sftwise.io.atomic_write`): the
+    message names the file and the system's reason (:func:`~sftwise.io.os_error_message`).
+
     A :class:`ParameterError` from the library names a Python parameter; it is shown with the
     flag of the command that was run (:func:`~sftwise.cli.options.flag_for`), so ``max_new_tokens:``
     reads ``--max-new-tokens:`` on the command line. Command groups nested in the app (``jobs``)
@@ -43,6 +47,16 @@ class SftwiseGroup(TyperGroup):
 
             message = exc.restated(flag_for(exc.parameter, ctx.meta.get(_COMMAND))) if isinstance(exc, ParameterError) else str(exc)
             Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except OSError as exc:
+            if exc.filename is None:  # not about a file the user named: a bug, keep its traceback
+                raise
+            from rich.console import Console
+            from rich.markup import escape
+
+            from sftwise.io import os_error_message
+
+            Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(os_error_message(exc))}", soft_wrap=True)
             raise typer.Exit(code=2) from None
 
 

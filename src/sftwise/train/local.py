@@ -33,10 +33,13 @@ Features and their trade-offs
   removed once the new one is in place (they stay loadable for evaluation, not for resuming).
   The file side of checkpoints and resuming lives in ``train/checkpoint.py``.
 * **Resume** (``resume=True``) restores from the newest complete checkpoint: weights, optimizer,
-  scheduler, RNG states, epochs run and tokens seen; log lines written after that checkpoint are
-  dropped. Only the same training may be resumed (``train/fingerprint.py``: same base model,
-  same data by content, same settings); more epochs with everything else equal continues, with a
-  note; any other difference is refused, naming what differs.
+  scheduler, RNG states, epochs run and tokens seen; log lines and TensorBoard events written
+  after that checkpoint are dropped, so no step shows twice. Only the newest checkpoint keeps that
+  state: when it was deleted, resume refuses and says what the older ones can still be used for;
+  a disk without room for the next checkpoint is refused before training. Only the same training
+  may be resumed (``train/fingerprint.py``: same base model, same data by content, same settings);
+  more epochs with everything else equal continues, with a note; any other difference is refused,
+  naming what differs.
 * **Gradient accumulation**: effective batch = ``batch_size`` x ``grad_accum`` x processes. The
   loss of a window is the sum over its loss-bearing tokens divided by the window's token count, so
   accumulation does not change the result (unlike averaging per micro-batch).
@@ -111,8 +114,9 @@ from sftwise.io import write_json
 from sftwise.models import load_causal_lm, load_tokenizer
 from sftwise.runlog import METRICS_FILE, MetricPoint, append_metric, read_metrics
 from sftwise.train.checkpoint import (
-    CHECKPOINTS, check_config, complete_checkpoints, latest_checkpoint, load_trainer_state, optimizer_state,
-    restore_training_state, restore_weights, rng_state, save_checkpoint, truncate_log,
+    CHECKPOINTS, TENSORBOARD_DIR, check_config, check_space, complete_checkpoints, latest_checkpoint, load_trainer_state, optimizer_state,
+    remove_stale_checkpoint_temps, restore_training_state, restore_weights, rng_state, save_checkpoint, truncate_log,
+    unresumable,
 )
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
@@ -186,13 +190,19 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     # 4. Resume state: config check and the checkpoint to restore (weights restored before the
     #    optimizer is built over them, and before FSDP shards them: the checkpoint holds full tensors).
     start_epoch, global_step, tokens_seen, state = 0, 0, 0, None
+    if resume and dist.is_main:
+        remove_stale_checkpoint_temps(run_dir)  # a killed save's folder: before the space check it may fail
     latest = latest_checkpoint(run_dir) if resume else None
+    if resume and latest is None and complete_checkpoints(run_dir):
+        raise unresumable(run_dir, spec)  # starting over would discard the log and overwrite those checkpoints
     if resume and latest is None and dist.is_main:
         notes.append(f"resume: no checkpoint in {run_dir / CHECKPOINTS}, starting from scratch")
         truncate_log(run_dir, -1)  # a run that died before its first checkpoint left only stale log lines
     if latest is not None:
         notes += check_config(spec, run_dir)
         state = load_trainer_state(latest)
+        if state["epochs_run"] < spec.epochs:
+            check_space(run_dir, latest)  # a disk still full: say so now, not after an epoch of training
         restore_weights(model, latest, spec)
         start_epoch, global_step, tokens_seen = state["epochs_run"], state["step"], state["tokens_seen"]
     elif dist.is_main:
@@ -731,7 +741,7 @@ class _Logger:
         if tensorboard and self.active:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tb"))
+            self.tb = SummaryWriter(str(run_dir / TENSORBOARD_DIR))
 
     def point(self, p: MetricPoint) -> None:
         if not self.active:
