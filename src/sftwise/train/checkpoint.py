@@ -244,13 +244,16 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def check_config(spec: TrainSpec, run_dir: Path) -> list[str]:
-    """Warn about every setting that differs from the run's saved config (more epochs simply continues)."""
+    """Warn about every setting that differs from the run's saved config and that the fingerprint
+    lets through (logging, threads); more epochs is the fingerprint check's own note."""
     saved_path = run_dir / CONFIG_FILE
     if not saved_path.exists():
         return [f"{saved_path} is missing; cannot check the resumed config"]
     saved = TrainSpec.model_validate_json(saved_path.read_text(encoding="utf-8"))
     notes = []
     for key, (now, before) in spec.differences(saved).items():
+        if key == "epochs":
+            continue
         msg = f"resume: {key} was {before!r} in the saved config, now {now!r}"
         warnings.warn(msg, stacklevel=2)
         notes.append(msg)
