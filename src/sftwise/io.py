@@ -61,21 +61,62 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> None:
             handle.write("\n")
 
 
+def not_utf8(origin: str | os.PathLike[str], data: bytes, exc: UnicodeDecodeError, base: int = 0, line: int | None = None) -> SftwiseError:
+    """The error for text that is not UTF-8: which byte, where, and what to do about it.
+
+    ``data`` is the chunk that failed to decode and ``base`` its offset in the file, so the offset is
+    the file's (a hex editor or ``cmp`` finds it); ``line`` is the chunk's line when it is one line.
+    """
+    offset = base + exc.start
+    number = line if line is not None else data.count(b"\n", 0, exc.start) + 1
+    return SftwiseError(f"{origin}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {offset}, line {number}); "
+                        "is it a binary file? Give a text file saved as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).")
+
+
+def read_text(path: str | os.PathLike[str], origin: str | None = None, *, bom: bool = False) -> str:
+    """The text of a UTF-8 file; a file that is not UTF-8 raises :func:`not_utf8`, never ``UnicodeDecodeError``.
+
+    Every text file a user gives (configs, rubrics, schemas, labels) is read through this or
+    :func:`iter_text_lines`, so a binary file gets the same one-line message everywhere. ``bom``
+    drops a leading byte-order mark (spreadsheets write one into CSV files).
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(origin or path, data, exc) from None
+
+
+def iter_text_lines(path: str | os.PathLike[str], origin: str | None = None) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line of a UTF-8 file, streamed; a line that is not UTF-8 raises
+    :func:`not_utf8` with its line and the file offset of the bad byte."""
+    offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise not_utf8(origin or path, raw, exc, base=offset, line=number) from None
+            offset += len(raw)
+            yield number, line
+
+
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` of each non-blank line; a line that is not JSON raises naming ``file:line``.
 
     The one JSONL loop of sftwise, for the files it writes or reads back (run directories, results,
     labels); user datasets go through :mod:`sftwise.formats`, which keeps the source of every record.
     """
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file cut short?") from exc
-            yield number, value
+    if Path(path).is_dir():
+        raise SftwiseError(f"{path} is a directory; expected a JSONL file.")
+    for number, line in iter_text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file cut short?") from exc
+        yield number, value
 
 
 def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | None = None, *, what: str = "a valid record",
@@ -146,7 +187,7 @@ def load_yaml_with_lines(source: str | os.PathLike[str], origin: str | None = No
         origin = origin or str(path)
         if not path.is_file():
             raise SftwiseError(f"{origin} does not exist; check the path.")
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, origin)
     loader = None
     try:
         loader = yaml.SafeLoader(text)  # the reader already refuses control characters

@@ -70,14 +70,14 @@ def eval_cmd(
     from sftwise.evaluate.metrics import MetricOptions, TextNormalization
     from sftwise.evaluate.runner import evaluate
     from sftwise.errors import SftwiseError
-    from sftwise.io import write_json
+    from sftwise.io import read_text, write_json
 
     if rouge_tokenizer not in ("default", "unicode"):
         raise SftwiseError(f"--rouge-tokenizer {rouge_tokenizer!r}: expected default or unicode.")
     schema = None
     if json_schema is not None:
         try:
-            schema = json.loads(json_schema.read_text(encoding="utf-8"))
+            schema = json.loads(read_text(json_schema, f"--json-schema {json_schema}"))
         except FileNotFoundError:
             raise SftwiseError(f"--json-schema {json_schema}: no such file.") from None
         except json.JSONDecodeError as exc:
