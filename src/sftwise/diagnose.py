@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.runlog import MetricPoint
 
 INITIAL_LOSS_MAX = 10.0
@@ -157,6 +158,9 @@ def _clip(value: float, lo: float, hi: float) -> float:
 def diagnose(points: Sequence[MetricPoint], *, data_notes: Sequence[str] = ()) -> Diagnosis:
     """Classify a run from its metric points (see the module docstring for the rules)."""
     points = list(points)
+    if not points:
+        raise SftwiseError("no metric points to diagnose (metrics.jsonl is empty); did training start? "
+                           "Give the run directory of a run that logged at least one step.")
     train, val = curves(points)
     if train is None and val is None:
         return Diagnosis(verdict="data-issue", confidence=0.5, message="no loss values were logged", advice=["Check that training ran and wrote metrics.jsonl."])
@@ -311,14 +315,17 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
     """Read ``run_dir/metrics.jsonl`` (+ ``data_report.json`` for truncation notes), diagnose, optionally plot."""
     import json
 
+    from sftwise.io import read_text
     from sftwise.runlog import read_metrics
 
     run_dir = Path(run_dir)
+    if plot is not None:
+        check_plot_path(plot)
     points = read_metrics(run_dir)
     notes = []
     report = run_dir / "data_report.json"
     if report.exists():
-        for split in json.loads(report.read_text(encoding="utf-8")):
+        for split in json.loads(read_text(report)):
             if split.get("truncated"):
                 notes.append(f"{split['truncated']} {split['split']} examples were truncated at max_length: their targets may be cut.")
             if split.get("dropped_overlong") or split.get("dropped_no_target"):
@@ -329,8 +336,22 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
     return diagnosis
 
 
+PLOT_FORMATS = ("png", "svg", "pdf")
+"""The suffixes ``plot`` may have: the image formats a browser or a viewer opens (no suffix: PNG)."""
+
+
+def check_plot_path(path: str | Path) -> str:
+    """The image format of ``path`` from its suffix; any other suffix is a :class:`ParameterError`
+    before any work is done (matplotlib would only refuse it after the diagnosis)."""
+    suffix = Path(path).suffix.lstrip(".").lower() or "png"
+    if suffix not in PLOT_FORMATS:
+        raise ParameterError("plot", f"{path}: cannot draw a .{suffix} file; give a path ending in " + ", ".join(f".{s}" for s in PLOT_FORMATS) + ".")
+    return suffix
+
+
 def plot_diagnosis(points: Sequence[MetricPoint], diagnosis: Diagnosis, path: str | Path) -> Path:
     """Loss and token-accuracy curves (train, validation) with the verdict and best epoch drawn on."""
+    suffix = check_plot_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -370,7 +391,6 @@ def plot_diagnosis(points: Sequence[MetricPoint], diagnosis: Diagnosis, path: st
     fig.suptitle(f"{diagnosis.verdict} ({diagnosis.confidence:.0%}): {diagnosis.message}"[:150], color=colors.get(diagnosis.verdict, "black"), fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    suffix = path.suffix.lstrip(".") or "png"
     with atomic_write(path, "wb") as handle:
         fig.savefig(handle, format=suffix, dpi=110)
     plt.close(fig)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 
 @contextlib.contextmanager
@@ -138,6 +138,15 @@ def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | No
     return out
 
 
+def require_dir_or_absent(path: str | os.PathLike[str], parameter: str) -> Path:
+    """``path`` as a directory to write into: an existing file there is a
+    :class:`~sftwise.errors.ParameterError` before any work starts, not a ``FileExistsError`` later."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ParameterError(parameter, f"{path} is a file; give a directory to write into (a new one is created).")
+    return target
+
+
 def cache_root() -> Path:
     """Where sftwise keeps what it can rebuild (response cache, converted models): ``$SFTWISE_CACHE_DIR``
     or ``~/.cache/sftwise``."""
@@ -185,6 +194,8 @@ def load_yaml_with_lines(source: str | os.PathLike[str], origin: str | None = No
     else:
         path = Path(source)
         origin = origin or str(path)
+        if path.is_dir():
+            raise SftwiseError(f"{origin} is a directory; give the YAML file itself.")
         if not path.is_file():
             raise SftwiseError(f"{origin} does not exist; check the path.")
         text = read_text(path, origin)

@@ -8,13 +8,13 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
-from sftwise.cli.options import output_file_option
+from sftwise.cli.options import output_dir_option, output_file_option
 
 
 @app.command()
 def run(
     config: Path = typer.Argument(..., help="pipeline YAML (see the annotated example in the README)"),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where everything goes; default runs/<name>"),
+    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where everything goes; default runs/<name>"),
     force: bool = typer.Option(False, "--force", help="tune even when the audit finds error-level problems"),
 ) -> None:
     """Run the whole workflow: audit → split → baseline → recommend → train → diagnose → eval → compare → report.
@@ -34,7 +34,7 @@ def run(
 
 @app.command()
 def demo(
-    run_dir: Path = typer.Option(Path("runs/demo"), "--run-dir", help="where the demo run goes"),
+    run_dir: Path = output_dir_option(Path("runs/demo"), "--run-dir", help="where the demo run goes"),
     fresh: bool = typer.Option(False, "--fresh", help="start over instead of continuing an earlier demo run"),
     tiny: bool = typer.Option(False, "--tiny", help="a tiny random-weight model built on this machine instead of the real one (no wheel needed)"),
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from sftwise.cli.app import app
-from sftwise.cli.options import json_option
+from sftwise.cli.options import json_option, output_dir_option
 
 _VERDICT_STYLE = {"healthy": "bold green", "under-trained": "bold yellow", "overfitting": "bold red", "data-issue": "bold magenta"}
 
@@ -64,7 +64,7 @@ def train(
     model: Optional[str] = typer.Option(None, "--model", help="base model: local HF dir or hub id (local), Gemini id (vertex)"),
     train_file: Optional[Path] = typer.Option(None, "--train", help="training file"),
     validation: Optional[Path] = typer.Option(None, "--validation", help="validation file (diagnose needs one)"),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where metrics, checkpoints and TensorBoard logs go (runs/NAME)"),
+    run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where metrics, checkpoints and TensorBoard logs go (runs/NAME)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML TrainSpec; flags override it"),
     epochs: Optional[int] = typer.Option(None, "--epochs"),
     lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate (local)"),
@@ -155,10 +155,12 @@ def diagnose(
     """Read the loss curves: healthy, under-trained, overfitting or a data issue, with the checkpoint to keep."""
     from rich.console import Console
 
-    from sftwise.diagnose import diagnose as run_diagnose, diagnose_run, plot_diagnosis
+    from sftwise.diagnose import check_plot_path, diagnose as run_diagnose, diagnose_run, plot_diagnosis
     from sftwise.io import write_json
     from sftwise.runlog import read_metrics
 
+    if plot is not None:
+        check_plot_path(plot)
     if run_dir.is_dir():
         target = plot or run_dir / "curves.png"
         result = diagnose_run(run_dir, plot=target)

@@ -232,7 +232,8 @@ def evaluate(
         if isinstance(data, (str, Path)) and isinstance(shots_from, (str, Path)):
             if Path(shots_from).resolve() == Path(data).resolve():
                 raise ParameterError("shots_from", f"{shots_from} is the eval file itself; draw shots from a training or validation split.")
-        refuse_overwrite_input(Path(output) / "predictions.jsonl", data, *( [shots_from] if isinstance(shots_from, (str, Path)) else []))
+        # data and shots_from may be loaded Datasets (the pipeline's eval.max_examples passes one): only files can be overwritten
+        refuse_overwrite_input(Path(output) / "predictions.jsonl", *(x for x in (data, shots_from) if isinstance(x, (str, Path))))
         dataset = _load_dataset(data, "data")
         if not len(dataset):
             raise ParameterError("data", f"{data}: no examples.")
