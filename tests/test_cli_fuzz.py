@@ -162,13 +162,15 @@ OUTPUT_PARAMS = {"output", "json_out", "json_path", "report_path", "plot", "expo
 WRITES_RUN_DIR = {"run", "demo", "train", "jobs get"}
 
 PENDING_OTHER_PARTS: set[str] = {
-    # Fixed by the other parts of issue 18, on other branches; the merger deletes this set after merging.
-    # same-as-input outputs (part a) and unwritable outputs (part d) are marked below by category.
+    # Fixed by the other parts of issue 18, on other branches; the merger deletes this set (and
+    # PENDING_CATEGORIES) after merging. Same-as-input outputs (part a) and unwritable outputs
+    # (part d) are marked by category below.
+    "label|port=-1",  # part b: label --port outside 0..65535
 }
 PENDING_CATEGORIES = {"same-as-input": "part a: every output checked against every input", "unwritable": "part d: unwritable outputs"}
 
-NEGATIVE_OK = {("seed",), ("temperature",)}
-"""Options where -1 is not nonsense, or is refused by click/the library either way (only no traceback is asserted)."""
+NEGATIVE_OK: set[tuple[str]] = set()
+"""Options (by parameter name) where -1 means something; for every other numeric option -1 must be refused."""
 
 
 @dataclass

@@ -80,6 +80,10 @@ def read_text(path: str | os.PathLike[str], origin: str | None = None, *, bom: b
     :func:`iter_text_lines`, so a binary file gets the same one-line message everywhere. ``bom``
     drops a leading byte-order mark (spreadsheets write one into CSV files).
     """
+    if Path(path).is_dir():
+        raise SftwiseError(f"{origin or path} is a directory; give a file.")
+    if not Path(path).exists():
+        raise SftwiseError(f"{origin or path} does not exist; check the path.")
     data = Path(path).read_bytes()
     try:
         return data.decode("utf-8-sig" if bom else "utf-8")

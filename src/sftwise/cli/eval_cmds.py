@@ -82,11 +82,6 @@ def eval_cmd(
             raise SftwiseError(f"--json-schema {json_schema}: no such file.") from None
         except json.JSONDecodeError as exc:
             raise SftwiseError(f"--json-schema {json_schema}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
-    for name, value in (("--max-new-tokens", max_new_tokens), ("--batch-size", batch_size), ("--concurrency", concurrency)):
-        if value < 1:
-            raise SftwiseError(f"{name} must be >= 1, got {value}.")
-    if temperature < 0:
-        raise SftwiseError(f"--temperature must be >= 0, got {temperature}.")
     options = MetricOptions(
         normalization=TextNormalization.parse(normalize),
         label_case_sensitive=case_sensitive_labels,

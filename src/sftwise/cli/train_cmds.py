@@ -82,7 +82,7 @@ def train(
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="'chatml', a Jinja file, or template text, for tokenizers without one"),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="optimizer steps between log points"),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="optimizer steps between mid-epoch validation passes"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --run-dir"),
     backend: str = typer.Option("local", "--backend", help="local (transformers + PEFT) or vertex (Gemini tuning job)"),
     bucket: Optional[str] = typer.Option(None, "--bucket", help="vertex: gs:// bucket to upload the data to"),

@@ -147,8 +147,11 @@ def read_label_file(path: str | Path, default_task: str | None = None) -> list[L
     if file.suffix == ".csv":
         with io.StringIO(read_text(file, str(path), bom=True), newline="") as handle:
             reader = csv.DictReader(handle)
-            for number, row in enumerate(reader, 2):
-                labels.append(_row_label({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{number}", default_task))
+            try:
+                for number, row in enumerate(reader, 2):
+                    labels.append(_row_label({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{number}", default_task))
+            except csv.Error as exc:  # a field over 128 KiB, a stray NUL byte: not a labels CSV
+                raise SftwiseError(f"{path}:{reader.line_num}: not a labels CSV ({exc}); expected columns id, annotator, score or preference.") from None
     elif file.suffix in (".jsonl", ".json"):
         for number, row in iter_jsonl(path):
             if not isinstance(row, dict):
