@@ -158,9 +158,6 @@ def _clip(value: float, lo: float, hi: float) -> float:
 def diagnose(points: Sequence[MetricPoint], *, data_notes: Sequence[str] = ()) -> Diagnosis:
     """Classify a run from its metric points (see the module docstring for the rules)."""
     points = list(points)
-    if not points:
-        raise SftwiseError("no metric points to diagnose (metrics.jsonl is empty); did training start? "
-                           "Give the run directory of a run that logged at least one step.")
     train, val = curves(points)
     if train is None and val is None:
         return Diagnosis(verdict="data-issue", confidence=0.5, message="no loss values were logged", advice=["Check that training ran and wrote metrics.jsonl."])
@@ -311,6 +308,15 @@ def _train_falls_after(train: Curve | None, epoch: float) -> bool:
 # -- run directories and plots ------------------------------------------------------------------
 
 
+def require_points(points: Sequence[MetricPoint], path: str | Path) -> Sequence[MetricPoint]:
+    """``points`` read from ``path``, refused when there are none: a file without a single logged
+    step is not a run to diagnose (the verdict would describe a training that never logged)."""
+    if not points:
+        raise SftwiseError(f"{path}: no metric points to diagnose (the file is empty); did training start? "
+                           "Give the run directory of a run that logged at least one step.")
+    return points
+
+
 def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diagnosis:
     """Read ``run_dir/metrics.jsonl`` (+ ``data_report.json`` for truncation notes), diagnose, optionally plot."""
     import json
@@ -321,7 +327,7 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
     run_dir = Path(run_dir)
     if plot is not None:
         check_plot_path(plot)
-    points = read_metrics(run_dir)
+    points = require_points(read_metrics(run_dir), run_dir)
     notes = []
     report = run_dir / "data_report.json"
     if report.exists():

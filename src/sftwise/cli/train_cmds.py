@@ -155,7 +155,7 @@ def diagnose(
     """Read the loss curves: healthy, under-trained, overfitting or a data issue, with the checkpoint to keep."""
     from rich.console import Console
 
-    from sftwise.diagnose import check_plot_path, diagnose as run_diagnose, diagnose_run, plot_diagnosis
+    from sftwise.diagnose import check_plot_path, diagnose as run_diagnose, diagnose_run, plot_diagnosis, require_points
     from sftwise.io import write_json
     from sftwise.runlog import read_metrics
 
@@ -165,7 +165,7 @@ def diagnose(
         target = plot or run_dir / "curves.png"
         result = diagnose_run(run_dir, plot=target)
     else:
-        points = read_metrics(run_dir)
+        points = require_points(read_metrics(run_dir), run_dir)
         result = run_diagnose(points)
         target = plot or run_dir.with_suffix(".png")
         plot_diagnosis(points, result, target)
