@@ -180,7 +180,7 @@ class Case:
     args: list[str]
     category: str
     input_paths: list[str] = field(default_factory=list)  # templated paths that count as inputs
-    unwritable: str | None = None  # templated path whose writes fail with EACCES
+    unwritable: str | None = None  # templated folder below which every write fails with EACCES
     expect_refused: bool = False  # a nonsense value: must not exit 0
 
 
@@ -245,14 +245,16 @@ def _cases() -> list[Case]:
                 continue
             name = p.name
             if _is_output(key, p):
-                cases.append(Case(f"{key}|{name}|unwritable", key, list(args), "unwritable", inputs, unwritable=value))
+                # a read-only mount: nothing can be created in the output's folder (all outputs live under OUT)
+                cases.append(Case(f"{key}|{name}|unwritable", key, list(args), "unwritable", inputs, unwritable=OUT))
+                writes_dir = _is_dir_input(value) or not Path(value).suffix
                 for source in inputs:
-                    if Path(source).suffix == Path(value).suffix or (not Path(value).suffix and source.endswith(("results", "run", "judged"))):
+                    if _is_dir_input(source) == writes_dir:  # a file output onto each input file, a folder output onto each input folder
                         new = list(args)
                         new[i] = source
                         cases.append(Case(f"{key}|{name}|same-as-input:{Path(source).name}", key, new, "same-as-input", inputs))
                 continue
-            variants = INPUT_DIR_VARIANTS if value.endswith(("results", "results2", "run", "judged")) else INPUT_FILE_VARIANTS
+            variants = INPUT_DIR_VARIANTS if _is_dir_input(value) else INPUT_FILE_VARIANTS
             for variant in variants:
                 new = list(args)
                 new[i] = f"{W}/bad/{variant}/{Path(value).name}"
@@ -270,6 +272,10 @@ def _cases() -> list[Case]:
                 refused = number == "-1" and (p.name,) not in NEGATIVE_OK
                 cases.append(Case(f"{key}|{p.name}={number}", key, new, "negative" if number == "-1" else "zero", inputs, expect_refused=refused))
     return cases
+
+
+def _is_dir_input(value: str) -> bool:
+    return value.endswith(("results", "results2", "run", "judged"))
 
 
 def _is_output(key: str, param) -> bool:
