@@ -43,6 +43,7 @@ FLAGS: dict[str, str] = {
 COMMAND_FLAGS: dict[str, dict[str, str]] = {
     # per command, where one library parameter is set by a differently named flag there only
     "judge": {"model": "--judge"},
+    "calibrate": {"model": "--search judges"},  # a judge spec of the grid file
 }
 
 
