@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from sftwise.cli import app
 from sftwise.errors import SftwiseError
-from sftwise.io import iter_jsonl, read_text
+from sftwise.io import iter_jsonl
 from test_cli_fuzz import CLOSED, _build_world
 
 BINARY = b"\xff\xfe\x00binary\x80\n"
@@ -86,6 +86,8 @@ def test_binary_input_is_one_clear_error(world: Path, name: str) -> None:
 
 
 def test_not_utf8_names_the_file_offset_and_line(tmp_path: Path) -> None:
+    from sftwise.io import read_text
+
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"a": 1}\n{"b": "caf\xe9"}\n')
     with pytest.raises(SftwiseError, match=r"x.jsonl: not UTF-8 text \(byte 0xe9 at offset 19, line 2\)"):
@@ -197,9 +199,12 @@ def test_report_of_a_damaged_run(world: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["../../../outside", "a/b", "..", ".hidden", ""])
-def test_pipeline_name_must_be_one_folder_name(world: Path, name: str) -> None:
+def test_pipeline_name_must_be_one_folder_name(world: Path, name: str, monkeypatch) -> None:
     config = world / "named.yaml"
     config.write_text(f"name: '{name}'\n" + (world / "pipeline.yaml").read_text().split("\n", 1)[1])
+    cwd = world / "a" / "b" / "c"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)  # runs/../../../outside would be world/a/outside
     message = _error("run", config)
     assert f"{config}:1: name:" in message and "not a run name" in message
-    assert not (world.parent / "outside").exists()
+    assert not (world / "a" / "outside").exists() and not (cwd / "runs").exists()
