@@ -153,9 +153,13 @@ EXTRA: dict[str, list[str]] = {
     "calibrate#search": ["--human", f"{W}/labels.csv", "--search", f"{W}/grid.yaml", "--results", f"{W}/results"],
 }
 
-BASE_EXIT = {"demo": 2, "run": 2, "train": 2, "train#config": 2, "calibrate#search": 2, "jobs list": 2, "jobs get": 2, "jobs cancel": 2, "jobs best": 2}
-"""The exit code of the base invocation where it is a clear error, not 0: no model, no credentials, no Vertex job.
-The base is checked, so that a typo in BASE cannot turn every case of a command into a usage error."""
+BASE_EXIT: dict[str, tuple[int, ...]] = {
+    "demo": (2,), "run": (2,), "train": (2,), "train#config": (2,), "calibrate#search": (2,),  # no such model
+    "jobs list": (2,), "jobs get": (2,), "jobs cancel": (2,), "jobs best": (2,),  # no credentials, no Vertex job
+    "eval#model": (0, 1, 2),  # every request fails (a closed port): part c of issue 18 makes that a non-zero exit
+}
+"""The exit codes of the base invocation where it is not 0 (a clear error). The base is checked, so
+that a typo in BASE cannot turn every case of a command into a usage error."""
 
 OUTPUT_PARAMS = {"output", "json_out", "json_path", "report_path", "plot", "export_path", "db"}
 """Parameters that name something a command writes (``run_dir`` too where the command writes a run)."""
@@ -322,7 +326,7 @@ def _digests(paths: list[Path]) -> dict[str, str]:
     return out
 
 
-COUNTS = {"tried": 0, "clear": 0, "tracebacks": 0, "inputs_modified": 0, "accepted_nonsense": 0}
+COUNTS = {"tried": 0, "clear": 0, "tracebacks": 0, "inputs_modified": 0, "accepted_nonsense": 0, "failing_cases_pending_other_parts": 0}
 FAILURES: list[str] = []
 
 
@@ -336,7 +340,8 @@ def world_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.getbasetemp() / f"fuzz_counts{'-' + worker if worker else ''}.json"
     path.write_text(json.dumps(counts, indent=2), encoding="utf-8")
     print(f"\nCLI fuzz: {COUNTS['tried']} tried, {COUNTS['clear']} clear errors or results, {COUNTS['tracebacks']} tracebacks, "
-          f"{COUNTS['inputs_modified']} inputs modified, {COUNTS['accepted_nonsense']} nonsense values accepted ({path})")
+          f"{COUNTS['inputs_modified']} inputs modified, {COUNTS['accepted_nonsense']} nonsense values accepted; "
+          f"{COUNTS['failing_cases_pending_other_parts']} failing cases are pending other parts ({path})")
 
 
 @pytest.fixture
@@ -447,8 +452,10 @@ def test_cli_fuzz(case: Case, world_template: Path, tmp_path: Path, hermetic, mo
         problems.append(f"modified inputs {modified}")
     if nonsense:
         problems.append(f"the nonsense value {case.expect_refused} -1 was not refused with a message naming {case.expect_refused}")
-    if case.category == "base" and result.exit_code != BASE_EXIT.get(case.command, 0):
-        problems.append(f"the base invocation exited {result.exit_code}, expected {BASE_EXIT.get(case.command, 0)}")
+    if case.category == "base" and result.exit_code not in BASE_EXIT.get(case.command, (0,)):
+        problems.append(f"the base invocation exited {result.exit_code}, expected one of {BASE_EXIT.get(case.command, (0,))}")
     if problems:
-        FAILURES.append(f"{case.id}: {'; '.join(problems)}")
+        pending = case.id in PENDING_OTHER_PARTS or case.category in PENDING_CATEGORIES
+        COUNTS["failing_cases_pending_other_parts"] += pending
+        FAILURES.append(f"{'(pending) ' if pending else ''}{case.id}: {'; '.join(problems)}")
     assert not problems, f"sftwise {' '.join(args)}\n" + "\n".join(problems) + f"\n--- output ---\n{result.output[-2000:]}"
