@@ -208,3 +208,11 @@ def test_pipeline_name_must_be_one_folder_name(world: Path, name: str, monkeypat
     message = _error("run", config)
     assert f"{config}:1: name:" in message and "not a run name" in message
     assert not (world / "a" / "outside").exists() and not (cwd / "runs").exists()
+
+
+def test_damaged_files_sftwise_wrote_are_clear_errors(world: Path) -> None:
+    """A results summary or a Vertex job record that is binary or cut short: named, not a traceback."""
+    (world / "results2" / "summary.json").write_bytes(BINARY)
+    assert "summary.json: not UTF-8 text" in _error("compare", world / "results", world / "results2")
+    (world / "run" / "vertex_job.json").write_text('{"name": ')
+    assert "vertex_job.json: not a Vertex AI job record" in _error("jobs", "best", world / "run")
