@@ -263,6 +263,15 @@ def _cases() -> list[Case]:
                 new = list(args)
                 new[i] = f"{W}/bad/{variant}/{Path(value).name}"
                 cases.append(Case(f"{key}|{name}|{variant}", key, new, variant, [x if x != value else new[i] for x in inputs] + [new[i]]))
+        given = {p.name for _, p in valued}
+        for p in command.params:  # path options the base does not use: each bad file, appended
+            if p.param_type_name != "option" or p.name in given or _annotation(p) is not Path or key.split("#")[0] in WRITES_RUN_DIR and p.name == "run_dir":
+                continue
+            for variant in ("missing", "directory", "empty", "binary"):
+                bad = f"{W}/bad/{variant}/{p.name}.dat"
+                kind = "output" if _is_output(key, p) else "input"
+                cases.append(Case(f"{key}|{p.name}(extra {kind})|{variant}", key, [*args, p.opts[0], bad], variant,
+                                  inputs + ([bad] if kind == "input" else [])))
         numeric = [p for p in command.params if p.param_type_name == "option" and not getattr(p, "is_flag", False)
                    and _annotation(p) in (int, float)]
         for p in numeric:
