@@ -216,3 +216,19 @@ def test_damaged_files_sftwise_wrote_are_clear_errors(world: Path) -> None:
     assert "summary.json: not UTF-8 text" in _error("compare", world / "results", world / "results2")
     (world / "run" / "vertex_job.json").write_text('{"name": ')
     assert "vertex_job.json: not a Vertex AI job record" in _error("jobs", "best", world / "run")
+
+
+@pytest.mark.slow
+def test_pipeline_baseline_with_eval_max_examples(tmp_path: Path, monkeypatch) -> None:
+    """The probe's case end to end: `eval.max_examples` crashed the baseline step (TypeError)."""
+    from importlib import resources
+
+    monkeypatch.setenv("SFTWISE_CACHE_DIR", str(tmp_path / "cache"))
+    data = resources.files("sftwise.demo") / "data"
+    config = tmp_path / "p.yaml"
+    config.write_text(f"name: mx\ndata:\n  train: {data / 'train.jsonl'}\n  test: {data / 'test.jsonl'}\nmodel:\n  base: tiny\n"
+                      "train:\n  enabled: false\neval:\n  max_examples: 3\n  max_new_tokens: 4\nreport: false\n")
+    code, output, exc = _run("run", config, "--run-dir", tmp_path / "run")
+    assert exc is None and code == 0, output
+    predictions = next((tmp_path / "run" / "eval").glob("baseline-*/predictions.jsonl"))
+    assert len(predictions.read_text().splitlines()) == 3
