@@ -410,6 +410,7 @@ def evaluate(
     from sftwise.backends.base import GenerationParams
     from sftwise.evaluate.metrics import MetricOptions, TextNormalization
     from sftwise.evaluate.runner import evaluate as run_evaluate
+    from sftwise.io import read_text
 
     _one_of("rouge_tokenizer", rouge_tokenizer, ("default", "unicode"))
     for name, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size), ("concurrency", concurrency)):
@@ -418,7 +419,7 @@ def evaluate(
     schema = json_schema
     if json_schema is not None and not isinstance(json_schema, Mapping):
         try:
-            schema = json.loads(Path(json_schema).read_text(encoding="utf-8"))
+            schema = json.loads(read_text(json_schema))
         except FileNotFoundError:
             raise ParameterError("json_schema", f"{json_schema}: no such file.") from None
         except json.JSONDecodeError as exc:

@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sftwise.errors import ParameterError, SftwiseError
 from sftwise.runlog import MetricPoint
 
 INITIAL_LOSS_MAX = 10.0
@@ -307,18 +308,30 @@ def _train_falls_after(train: Curve | None, epoch: float) -> bool:
 # -- run directories and plots ------------------------------------------------------------------
 
 
+def require_points(points: Sequence[MetricPoint], path: str | Path) -> Sequence[MetricPoint]:
+    """``points`` read from ``path``, refused when there are none: a file without a single logged
+    step is not a run to diagnose (the verdict would describe a training that never logged)."""
+    if not points:
+        raise SftwiseError(f"{path}: no metric points to diagnose (the file is empty); did training start? "
+                           "Give the run directory of a run that logged at least one step.")
+    return points
+
+
 def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diagnosis:
     """Read ``run_dir/metrics.jsonl`` (+ ``data_report.json`` for truncation notes), diagnose, optionally plot."""
     import json
 
+    from sftwise.io import read_text
     from sftwise.runlog import read_metrics
 
     run_dir = Path(run_dir)
-    points = read_metrics(run_dir)
+    if plot is not None:
+        check_plot_path(plot)
+    points = require_points(read_metrics(run_dir), run_dir)
     notes = []
     report = run_dir / "data_report.json"
     if report.exists():
-        for split in json.loads(report.read_text(encoding="utf-8")):
+        for split in json.loads(read_text(report)):
             if split.get("truncated"):
                 notes.append(f"{split['truncated']} {split['split']} examples were truncated at max_length: their targets may be cut.")
             if split.get("dropped_overlong") or split.get("dropped_no_target"):
@@ -329,8 +342,22 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
     return diagnosis
 
 
+PLOT_FORMATS = ("png", "svg", "pdf")
+"""The suffixes ``plot`` may have: the image formats a browser or a viewer opens (no suffix: PNG)."""
+
+
+def check_plot_path(path: str | Path) -> str:
+    """The image format of ``path`` from its suffix; any other suffix is a :class:`ParameterError`
+    before any work is done (matplotlib would only refuse it after the diagnosis)."""
+    suffix = Path(path).suffix.lstrip(".").lower() or "png"
+    if suffix not in PLOT_FORMATS:
+        raise ParameterError("plot", f"{path}: cannot draw a .{suffix} file; give a path ending in " + ", ".join(f".{s}" for s in PLOT_FORMATS) + ".")
+    return suffix
+
+
 def plot_diagnosis(points: Sequence[MetricPoint], diagnosis: Diagnosis, path: str | Path) -> Path:
     """Loss and token-accuracy curves (train, validation) with the verdict and best epoch drawn on."""
+    suffix = check_plot_path(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -370,7 +397,6 @@ def plot_diagnosis(points: Sequence[MetricPoint], diagnosis: Diagnosis, path: st
     fig.suptitle(f"{diagnosis.verdict} ({diagnosis.confidence:.0%}): {diagnosis.message}"[:150], color=colors.get(diagnosis.verdict, "black"), fontsize=10)
     fig.tight_layout()
     path = Path(path)
-    suffix = path.suffix.lstrip(".") or "png"
     with atomic_write(path, "wb") as handle:
         fig.savefig(handle, format=suffix, dpi=110)
     plt.close(fig)

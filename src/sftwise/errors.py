@@ -37,6 +37,23 @@ class ParameterError(SftwiseError):
         return f"{name}: {self.problem}"
 
 
+def require_at_least(parameter: str, value: float | None, minimum: float, why: str = "") -> None:
+    """Raise :class:`ParameterError` unless ``value`` (when given) is at least ``minimum``: the one
+    check of counts, sizes, timeouts and prices, so that -1 never means something by accident."""
+    if value is not None and value < minimum:
+        raise ParameterError(parameter, f"must be >= {minimum:g}{why}, got {value:g}.")
+
+
+def require_within(parameter: str, value: float | None, low: float, high: float, *, low_open: bool = False) -> None:
+    """Raise :class:`ParameterError` unless ``value`` (when given) lies in ``[low, high]`` (``(low, high]``
+    with ``low_open``): probabilities, similarities, shares."""
+    if value is None:
+        return
+    above_low = low < value if low_open else low <= value
+    if not (above_low and value <= high):
+        raise ParameterError(parameter, f"must be in {'(' if low_open else '['}{low:g}, {high:g}], got {value:g}.")
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (a library's error text, quoted in ours), or its type."""
     text = str(exc).strip()

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 
 @contextlib.contextmanager
@@ -300,21 +300,66 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[Any]) -> None:
             handle.write("\n")
 
 
+def not_utf8(origin: str | os.PathLike[str], data: bytes, exc: UnicodeDecodeError, base: int = 0, line: int | None = None) -> SftwiseError:
+    """The error for text that is not UTF-8: which byte, where, and what to do about it.
+
+    ``data`` is the chunk that failed to decode and ``base`` its offset in the file, so the offset is
+    the file's (a hex editor or ``cmp`` finds it); ``line`` is the chunk's line when it is one line.
+    """
+    offset = base + exc.start
+    number = line if line is not None else data.count(b"\n", 0, exc.start) + 1
+    return SftwiseError(f"{origin}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {offset}, line {number}); "
+                        "is it a binary file? Give a text file saved as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).")
+
+
+def read_text(path: str | os.PathLike[str], origin: str | None = None, *, bom: bool = False) -> str:
+    """The text of a UTF-8 file; a file that is not UTF-8 raises :func:`not_utf8`, never ``UnicodeDecodeError``.
+
+    Every text file a user gives (configs, rubrics, schemas, labels) is read through this or
+    :func:`iter_text_lines`, so a binary file gets the same one-line message everywhere. ``bom``
+    drops a leading byte-order mark (spreadsheets write one into CSV files).
+    """
+    if Path(path).is_dir():
+        raise SftwiseError(f"{origin or path} is a directory; give a file.")
+    if not Path(path).exists():
+        raise SftwiseError(f"{origin or path} does not exist; check the path.")
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise not_utf8(origin or path, data, exc) from None
+
+
+def iter_text_lines(path: str | os.PathLike[str], origin: str | None = None) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line of a UTF-8 file, streamed; a line that is not UTF-8 raises
+    :func:`not_utf8` with its line and the file offset of the bad byte."""
+    offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise not_utf8(origin or path, raw, exc, base=offset, line=number) from None
+            offset += len(raw)
+            yield number, line
+
+
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` of each non-blank line; a line that is not JSON raises naming ``file:line``.
 
     The one JSONL loop of sftwise, for the files it writes or reads back (run directories, results,
     labels); user datasets go through :mod:`sftwise.formats`, which keeps the source of every record.
     """
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file cut short?") from exc
-            yield number, value
+    if Path(path).is_dir():
+        raise SftwiseError(f"{path} is a directory; expected a JSONL file.")
+    for number, line in iter_text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SftwiseError(f"{path}:{number}: not valid JSON ({exc.msg}); was the file cut short?") from exc
+        yield number, value
 
 
 def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | None = None, *, what: str = "a valid record",
@@ -334,6 +379,15 @@ def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | No
             why = "; ".join(describe_error(err) for err in exc.errors()) if hasattr(exc, "errors") else str(exc)
             raise SftwiseError(f"{path}:{number}: not {what} ({why}).{hint}") from None
     return out
+
+
+def require_dir_or_absent(path: str | os.PathLike[str], parameter: str) -> Path:
+    """``path`` as a directory to write into: an existing file there is a
+    :class:`~sftwise.errors.ParameterError` before any work starts, not a ``FileExistsError`` later."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ParameterError(parameter, f"{path} is a file; give a directory to write into (a new one is created).")
+    return target
 
 
 def cache_root() -> Path:
@@ -383,9 +437,11 @@ def load_yaml_with_lines(source: str | os.PathLike[str], origin: str | None = No
     else:
         path = Path(source)
         origin = origin or str(path)
+        if path.is_dir():
+            raise SftwiseError(f"{origin} is a directory; give the YAML file itself.")
         if not path.is_file():
             raise SftwiseError(f"{origin} does not exist; check the path.")
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, origin)
     loader = None
     try:
         loader = yaml.SafeLoader(text)  # the reader already refuses control characters

@@ -27,6 +27,7 @@ def test_report_has_every_section_and_no_external_resources(finished_run: Path) 
 
 def test_report_on_a_partial_run_says_what_has_not_run(tmp_path: Path) -> None:
     (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text('{"name": "r"}', encoding="utf-8")  # a run whose first step has not finished
     html = build_report(tmp_path / "r").read_text(encoding="utf-8")
     assert "The audit step has not run" in html and "The train step has not run" in html
 

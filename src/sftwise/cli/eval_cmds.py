@@ -72,23 +72,18 @@ def eval_cmd(
     from sftwise.evaluate.metrics import MetricOptions, TextNormalization
     from sftwise.evaluate.runner import evaluate
     from sftwise.errors import SftwiseError
-    from sftwise.io import write_json
+    from sftwise.io import read_text, write_json
 
     if rouge_tokenizer not in ("default", "unicode"):
         raise SftwiseError(f"--rouge-tokenizer {rouge_tokenizer!r}: expected default or unicode.")
     schema = None
     if json_schema is not None:
         try:
-            schema = json.loads(json_schema.read_text(encoding="utf-8"))
+            schema = json.loads(read_text(json_schema, f"--json-schema {json_schema}"))
         except FileNotFoundError:
             raise SftwiseError(f"--json-schema {json_schema}: no such file.") from None
         except json.JSONDecodeError as exc:
             raise SftwiseError(f"--json-schema {json_schema}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
-    for name, value in (("--max-new-tokens", max_new_tokens), ("--batch-size", batch_size), ("--concurrency", concurrency)):
-        if value < 1:
-            raise SftwiseError(f"{name} must be >= 1, got {value}.")
-    if temperature < 0:
-        raise SftwiseError(f"--temperature must be >= 0, got {temperature}.")
     options = MetricOptions(
         normalization=TextNormalization.parse(normalize),
         label_case_sensitive=case_sensitive_labels,

@@ -40,11 +40,13 @@ FLAGS: dict[str, str] = {
     "overlong": "--truncate/--drop",
     "near_dup_jaccard": "--near-dup",
     "runs": "--judge-results",
+    "timeout_s": "--timeout",
 }
 
 COMMAND_FLAGS: dict[str, dict[str, str]] = {
     # per command, where one library parameter is set by a differently named flag there only
     "judge": {"model": "--judge"},
+    "calibrate": {"model": "--search judges"},  # a judge spec of the grid file
 }
 
 
@@ -116,7 +118,7 @@ def json_option(help: str = "also write the result as JSON here", own: tuple[str
 
 def seed_option(help: str = "seed of every random choice; the same seed gives the same result") -> Any:
     """``--seed N``, 0 unless given, in every command that makes a random choice."""
-    return typer.Option(0, "--seed", help=help)
+    return typer.Option(0, "--seed", min=0, help=help)  # numpy's generators refuse a negative seed
 
 
 def map_option(help: str = MAP_HELP) -> Any:

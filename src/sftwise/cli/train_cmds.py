@@ -83,7 +83,7 @@ def train(
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="'chatml', a Jinja file, or template text, for tokenizers without one"),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="optimizer steps between log points"),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="optimizer steps between mid-epoch validation passes"),
-    seed: Optional[int] = typer.Option(None, "--seed"),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --run-dir"),
     backend: str = typer.Option("local", "--backend", help="local (transformers + PEFT) or vertex (Gemini tuning job)"),
     bucket: Optional[str] = typer.Option(None, "--bucket", help="vertex: gs:// bucket to upload the data to"),
@@ -157,15 +157,17 @@ def diagnose(
     """Read the loss curves: healthy, under-trained, overfitting or a data issue, with the checkpoint to keep."""
     from rich.console import Console
 
-    from sftwise.diagnose import diagnose as run_diagnose, diagnose_run, plot_diagnosis
+    from sftwise.diagnose import check_plot_path, diagnose as run_diagnose, diagnose_run, plot_diagnosis, require_points
     from sftwise.io import write_json
     from sftwise.runlog import read_metrics
 
+    if plot is not None:
+        check_plot_path(plot)
     if run_dir.is_dir():
         target = plot or run_dir / "curves.png"
         result = diagnose_run(run_dir, plot=target)
     else:
-        points = read_metrics(run_dir)
+        points = require_points(read_metrics(run_dir), run_dir)
         result = run_diagnose(points)
         target = plot or run_dir.with_suffix(".png")
         plot_diagnosis(points, result, target)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import EvalSummary, Prediction, read_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, McNemarResult, mcnemar_exact, paired_bootstrap
-from sftwise.errors import ParameterError, SftwiseError
+from sftwise.errors import ParameterError, SftwiseError, require_at_least
 
 RECOMPUTED = ("bleu", "chrf", "macro_f1")
 
@@ -215,6 +215,7 @@ def compare(
         raise SftwiseError(f"compare needs at least two results directories, got {len(results)}.")
     if resamples < 1:
         raise ParameterError("resamples", f"must be >= 1, got {resamples}.")
+    require_at_least("top", top, 0, " (0 lists no examples)")
     loaded = []
     for path in results:
         read = read_results(path)

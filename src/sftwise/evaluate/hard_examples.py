@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sftwise.evaluate.results import Prediction, read_results
-from sftwise.errors import ParameterError
+from sftwise.errors import ParameterError, require_at_least, require_within
 from sftwise.textsim import jaccard, normalize, shingle_set
 
 
@@ -84,6 +84,9 @@ def find_hard_examples(
     """Return the report and the selected pool records (in ranking order)."""
     if per_failure < 1:
         raise ParameterError("per_failure", f"must be >= 1, got {per_failure}.")
+    require_at_least("limit", limit, 1, " (omit it for no limit)")
+    require_at_least("threshold", threshold, 0, " (scores are never negative, so nothing would count as failed)")
+    require_within("min_similarity", min_similarity, 0, 1)
     if not 0 < near_dup_jaccard <= 1:
         raise ParameterError("near_dup_jaccard", f"must be in (0, 1], got {near_dup_jaccard}.")
     loaded = read_results(results)

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sftwise.errors import SftwiseError
-from sftwise.io import read_jsonl, write_json, write_jsonl
+from sftwise.io import read_jsonl, read_text, write_json, write_jsonl
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -127,7 +127,7 @@ def read_results(path: str | Path) -> Results:
     summary = None
     if summary_path.is_file():
         try:
-            summary = EvalSummary.model_validate(json.loads(summary_path.read_text(encoding="utf-8")))
+            summary = EvalSummary.model_validate(json.loads(read_text(summary_path)))
         except (json.JSONDecodeError, ValidationError) as exc:
             raise SftwiseError(f"{summary_path}: not a valid evaluation summary ({str(exc).splitlines()[0]}).") from None
     return Results(predictions=predictions, summary=summary, path=file)

@@ -30,7 +30,7 @@ from sftwise.backends.base import GenerationParams, GenerationRequest
 from sftwise.evaluate.metrics import MetricOptions, compute_all, extract_final_answer, parse_metric_list, versions
 from sftwise.evaluate.results import EvalSummary, MetricSummary, Prediction, write_results
 from sftwise.evaluate.stats import DEFAULT_RESAMPLES, bootstrap_ci
-from sftwise.errors import ParameterError, SftwiseError, redact
+from sftwise.errors import ParameterError, SftwiseError, redact, require_at_least, require_within
 from sftwise.io import refuse_overwrite_input
 from sftwise.textsim import normalize
 
@@ -217,6 +217,7 @@ def evaluate(
         raise ParameterError("shots_in", f"expected one of {', '.join(SHOTS_IN)}, got {shots_in!r}.")
     if few_shot < 0:
         raise ParameterError("few_shot", f"must be >= 0, got {few_shot}.")
+    _check_generation(params, generator_opts or {})
     settings: dict[str, Any] = {"seed": seed, "resamples": resamples, "versions": versions(), "metric_options": _options_dict(options)}
     started = time.time()
 
@@ -239,7 +240,8 @@ def evaluate(
         if isinstance(data, (str, Path)) and isinstance(shots_from, (str, Path)):
             if Path(shots_from).resolve() == Path(data).resolve():
                 raise ParameterError("shots_from", f"{shots_from} is the eval file itself; draw shots from a training or validation split.")
-        refuse_overwrite_input(Path(output) / "predictions.jsonl", data, *( [shots_from] if isinstance(shots_from, (str, Path)) else []))
+        # data and shots_from may be loaded Datasets (the pipeline's eval.max_examples passes one): only files can be overwritten
+        refuse_overwrite_input(Path(output) / "predictions.jsonl", *(x for x in (data, shots_from) if isinstance(x, (str, Path))))
         dataset = _load_dataset(data, "data")
         if not len(dataset):
             raise ParameterError("data", f"{data}: no examples.")
@@ -337,6 +339,20 @@ def options_from_dict(data: dict[str, Any] | None) -> MetricOptions:
         rouge_tokenizer=data.get("rouge_tokenizer", "default"),
         json_schema=data.get("json_schema"),
     )
+
+
+def _check_generation(params: GenerationParams, opts: dict[str, Any]) -> None:
+    """Refuse nonsense sampling and client settings before any request: a negative timeout or retry
+    count would otherwise be passed on to the backend and silently mean something else."""
+    require_at_least("max_new_tokens", params.max_new_tokens, 1)
+    require_at_least("temperature", params.temperature, 0)
+    require_within("top_p", params.top_p, 0, 1, low_open=True)
+    for name in ("batch_size", "concurrency"):
+        require_at_least(name, opts.get(name), 1)
+    require_at_least("max_retries", opts.get("max_retries"), 0)
+    timeout = opts.get("timeout_s")
+    if timeout is not None and timeout <= 0:
+        raise ParameterError("timeout_s", f"must be > 0 seconds, got {timeout:g}.")
 
 
 def _generator(model: Any, on_progress, generator_opts):

@@ -25,8 +25,8 @@ from pydantic import BaseModel
 
 from sftwise.gemini.client import console_url
 from sftwise.gemini.errors import with_retries
-from sftwise.errors import ParameterError, SftwiseError
-from sftwise.io import write_json
+from sftwise.errors import ParameterError, SftwiseError, first_line
+from sftwise.io import read_text, write_json
 from sftwise.runlog import METRICS_FILE, MetricPoint, write_metrics
 
 TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED", "JOB_STATE_PARTIALLY_SUCCEEDED"}
@@ -321,7 +321,10 @@ def read_job(run_dir: str | Path) -> JobInfo:
     if not path.exists():
         raise ParameterError("run_dir", f"{path} does not exist, so {run_dir} is not the run directory of a Vertex AI tuning job "
                              "(train_vertex and save_job_metrics write one).")
-    return JobInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        return JobInfo.model_validate_json(read_text(path))
+    except ValueError as exc:  # pydantic's ValidationError, broken JSON included
+        raise SftwiseError(f"{path}: not a Vertex AI job record ({first_line(exc)}); fetch it again with `sftwise jobs get JOB --run-dir {run_dir}`.") from None
 
 
 def best_checkpoint(info: JobInfo, best_epoch: float | None, verdict: str) -> BestCheckpoint:

@@ -40,7 +40,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.conversation import Conversation, Dataset, Record, Source, Turn
 from sftwise.findings import Finding, emit
-from sftwise.errors import SftwiseError
+from sftwise.errors import ParameterError, SftwiseError
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -267,7 +267,15 @@ def skew(
     jsd_floor: float = 0.05,
     production_kind: str = "dataset",
 ) -> SkewReport:
-    """Compare tuning data with production inputs; every signal has a threshold and a verdict."""
+    """Compare tuning data with production inputs; every signal has a threshold and a verdict.
+
+    ``permutations`` shuffled-label runs set the classifier's threshold (the 95th percentile of their
+    AUCs, at least 0.55); with 0 the threshold is 0.55 alone, quicker and less exact on small samples.
+    """
+    if permutations < 0:
+        raise ParameterError("permutations", f"must be >= 0, got {permutations}.")
+    if max_examples < 10:
+        raise ParameterError("max_examples", f"must be >= 10 (fewer cannot show a skew), got {max_examples}.")
     if len(train) == 0:
         raise SftwiseError(f"{train.path or 'the tuning data'} has no records; nothing to compare.")
     if len(production) == 0:
@@ -460,7 +468,7 @@ def _domain_classifier(a: list[str], b: list[str], seed: int, permutations: int)
         yp = rng.permutation(y)
         pp = cross_val_predict(model, x, yp, cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=seed), method="predict_proba")[:, 1]
         null.append(roc_auc_score(yp, pp))
-    thr = max(0.55, float(np.percentile(null, 95)))
+    thr = max(0.55, float(np.percentile(null, 95))) if null else 0.55  # permutations=0: the fixed floor alone
     model.fit(x, y)
     names = vec.get_feature_names_out()
     coef = model.coef_[0]

@@ -28,8 +28,8 @@ from pydantic import BaseModel, Field
 from sftwise.backends.base import GenerationParams, GenerationRequest, GenerationResult, Generator
 from sftwise.evaluate.results import PREDICTIONS_FILE, SUMMARY_FILE, EvalSummary, MetricSummary, Prediction, read_results
 from sftwise.evaluate.stats import Estimate, mean_ci
-from sftwise.errors import ParameterError, SftwiseError
-from sftwise.io import read_jsonl, write_json, write_jsonl
+from sftwise.errors import ParameterError, SftwiseError, first_line, require_at_least
+from sftwise.io import read_jsonl, read_text, write_json, write_jsonl
 from sftwise.judge.parse import parse_pairwise, parse_pointwise
 from sftwise.judge.rubric import GradedExample, Rubric, render_pairwise, render_pointwise
 
@@ -318,6 +318,12 @@ def run_judge(results: str | Path, judge: str | Generator, rubric: Rubric, outpu
     reply, parsed, with the reason when missing) and ``judge.json`` (the :class:`JudgeReport`).
     """
     params = params or GenerationParams(max_new_tokens=512)
+    require_at_least("max_tokens", params.max_new_tokens, 1)
+    require_at_least("temperature", params.temperature, 0)
+    require_at_least("price_input", price_input, 0)
+    require_at_least("price_output", price_output, 0)
+    require_at_least("concurrency", concurrency, 1)
+    require_at_least("max_retries", max_retries, 0)
     loaded = read_results(results)
     preds, summary = loaded.predictions, loaded.summary
     out = Path(output)
@@ -393,6 +399,9 @@ def load_judgments(path: str | Path) -> tuple[JudgeReport, list[Judgment] | list
     folder = Path(path)
     if not (folder / REPORT_FILE).is_file() or not (folder / JUDGMENTS_FILE).is_file():
         raise SftwiseError(f"{path}: not a judge output directory (expected {REPORT_FILE} and {JUDGMENTS_FILE}; run `sftwise judge` first)")
-    report = JudgeReport.model_validate_json((folder / REPORT_FILE).read_text(encoding="utf-8"))
+    try:
+        report = JudgeReport.model_validate_json(read_text(folder / REPORT_FILE))
+    except ValueError as exc:  # pydantic's ValidationError, for broken JSON too
+        raise SftwiseError(f"{folder / REPORT_FILE}: not a judge report ({first_line(exc)}); run `sftwise judge` again to rewrite it.") from None
     model = Judgment if report.mode == "pointwise" else PairJudgment
     return report, read_jsonl(folder / JUDGMENTS_FILE, model.model_validate, what=f"a {report.mode} judgment")

@@ -36,6 +36,7 @@ from sftwise.judge.autorater import Judgment, PairJudgment, judge_pointwise, loa
 from sftwise.judge.rubric import GradedExample, Rubric, load_rubric
 from sftwise.judge.stats import Agreement, agreement
 from sftwise.judge.labels import Label, check_ids
+from sftwise.io import read_text
 
 PREF_CODE = {"A": 2.0, "tie": 1.0, "B": 0.0}
 TOLERANCE = 0.05  # kappa points within which "as well as" holds
@@ -325,7 +326,7 @@ def load_grid(path: str | Path) -> list[JudgeConfig]:
     if not file.is_file():
         raise SftwiseError(f"search grid {path} does not exist")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(file, str(path)))
         grid = Grid.model_validate(data)
     except yaml.YAMLError as exc:
         raise SftwiseError(f"{path}: not valid YAML ({exc})") from None

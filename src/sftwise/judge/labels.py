@@ -14,6 +14,7 @@ the results being calibrated become findings naming the file and line, never sil
 from __future__ import annotations
 
 import csv
+import io
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 
 from sftwise.findings import Finding, emit
 from sftwise.errors import SftwiseError
-from sftwise.io import atomic_write, iter_jsonl, write_jsonl
+from sftwise.io import atomic_write, iter_jsonl, read_text, write_jsonl
 
 PREFERENCES = ("A", "B", "tie")
 
@@ -144,10 +145,13 @@ def read_label_file(path: str | Path, default_task: str | None = None) -> list[L
         return [lab.model_copy(update={"task": lab.task}) for lab in labels]
     labels: list[Label] = []
     if file.suffix == ".csv":
-        with open(file, newline="", encoding="utf-8-sig") as handle:
+        with io.StringIO(read_text(file, str(path), bom=True), newline="") as handle:
             reader = csv.DictReader(handle)
-            for number, row in enumerate(reader, 2):
-                labels.append(_row_label({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{number}", default_task))
+            try:
+                for number, row in enumerate(reader, 2):
+                    labels.append(_row_label({k.strip().lower(): v for k, v in row.items() if k}, f"{path}:{number}", default_task))
+            except csv.Error as exc:  # a field over 128 KiB, a stray NUL byte: not a labels CSV
+                raise SftwiseError(f"{path}:{reader.line_num}: not a labels CSV ({exc}); expected columns id, annotator, score or preference.") from None
     elif file.suffix in (".jsonl", ".json"):
         for number, row in iter_jsonl(path):
             if not isinstance(row, dict):

@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sftwise.errors import SftwiseError
-from sftwise.io import config_error, load_yaml_with_lines
+from sftwise.io import config_error, load_yaml_with_lines, read_text
 
 
 class _Strict(BaseModel):
@@ -99,7 +99,7 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise SftwiseError(f"rubric file {path} does not exist; built-in rubrics are: {', '.join(builtin_rubrics())}")
-        return parse_rubric(path.read_text(encoding="utf-8"), str(path))
+        return parse_rubric(read_text(path), str(path))
     names = builtin_rubrics()
     if str(name_or_path) not in names:
         close = difflib.get_close_matches(str(name_or_path), names, n=1)

@@ -94,15 +94,15 @@ TrainStepConfig = create_model(
 class EvalStepConfig(_Strict):
     enabled: bool = True
     metrics: list[str] = Field(default_factory=lambda: ["exact_match", "f1", "rougeL"])
-    max_new_tokens: int = 64
-    max_examples: int | None = None
+    max_new_tokens: int = Field(64, ge=1)
+    max_examples: int | None = Field(None, ge=1)
 
 
 class PipelineConfig(_Strict):
     """Everything ``sftwise run`` needs; every step can be switched off."""
 
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     data: DataConfig
     model: ModelConfig
     backend: Literal["local", "vertex"] = "local"
@@ -112,6 +112,17 @@ class PipelineConfig(_Strict):
     train: TrainStepConfig = Field(default_factory=TrainStepConfig)
     eval: EvalStepConfig = Field(default_factory=EvalStepConfig)
     report: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, value: str) -> str:
+        """The run goes to ``runs/<name>``: a name with a separator or ``..`` would write elsewhere."""
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value) or ".." in value:
+            raise ValueError(f"{value!r} is not a run name: use letters, digits, '.', '_' and '-' (a single folder name "
+                             "inside runs/, no '/' or '..'); pass --run-dir to put the run somewhere else")
+        return value
 
 
 def load_config(path: str | Path) -> PipelineConfig:

@@ -21,7 +21,7 @@ from typing import Any
 
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.gguf_cache import is_gguf_reference
-from sftwise.io import write_json
+from sftwise.io import require_dir_or_absent, write_json
 from sftwise.models import TINY_NAME
 from sftwise.pipeline.config import PipelineConfig
 from sftwise.pipeline.state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
@@ -474,7 +474,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
     # The pipeline prints one line per step and its own progress bars; transformers' per-load
     # "Loading weights" bars would only interleave with them.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    run_dir = Path(run_dir)
+    run_dir = require_dir_or_absent(run_dir, "run_dir")
     _refuse_model_dir(run_dir, config)
     run_dir.mkdir(parents=True, exist_ok=True)
     ctx = RunContext(config=config, run_dir=run_dir, force=force, echo=echo)

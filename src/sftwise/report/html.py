@@ -14,7 +14,7 @@ from typing import Any
 
 from sftwise.errors import SftwiseError
 
-from sftwise.io import write_text
+from sftwise.io import read_jsonl, read_text, write_text
 from sftwise.report import plots
 
 REPORT_FILE = "report.html"
@@ -36,17 +36,24 @@ pre.text{max-height:12em;overflow:auto}
 """
 
 
+RUN_MARKERS = ("config.json", "pipeline_state.json", "audit.json", "train/metrics.jsonl", "metrics.jsonl", "eval", "comparison.json")
+"""What a run directory holds at least one of, once any step of `sftwise run` or `sftwise train` ran."""
+
+
 def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
 def _load(path: Path) -> Any:
+    """A JSON file of the run, None when the step that writes it has not run; a damaged file is an
+    error (a report drawn without it would silently leave out what the run did)."""
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return None
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise SftwiseError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); the run directory is damaged: "
+                           "re-run the step that writes it (`sftwise run` redoes it) or delete the file.") from None
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -283,7 +290,7 @@ def _section_examples(run_dir: Path, dirs: list[Path]) -> str:
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_jsonl(path)
 
 
 def _section_next(run_dir: Path) -> str:
@@ -318,6 +325,9 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise SftwiseError(f"{run_dir} is not a directory: give the run directory of `sftwise run` or `sftwise train`")
+    if not any((run_dir / name).exists() for name in RUN_MARKERS):
+        raise SftwiseError(f"{run_dir} is not a run directory: it holds none of {', '.join(RUN_MARKERS)}; "
+                           "give the run directory of `sftwise run` or `sftwise train`.")
     config = _load(run_dir / "config.json") or {}
     from sftwise import __version__
 

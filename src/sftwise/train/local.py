@@ -110,7 +110,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sftwise.errors import ParameterError, SftwiseError
-from sftwise.io import write_json
+from sftwise.io import require_dir_or_absent, write_json
 from sftwise.models import load_causal_lm, load_tokenizer
 from sftwise.runlog import METRICS_FILE, MetricPoint, append_metric, read_metrics
 from sftwise.train.checkpoint import (
@@ -157,7 +157,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     """Tune ``spec.model`` on ``spec.train`` and return what happened; everything lands in ``spec.run_dir``."""
     import torch
 
-    run_dir = Path(spec.run_dir)
+    run_dir = require_dir_or_absent(spec.run_dir, "run_dir")
     dist = Dist.setup()
     notes: list[str] = []
     fsdp = spec.distributed == "fsdp" and dist.world > 1

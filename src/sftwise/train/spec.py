@@ -38,6 +38,11 @@ def _positive(hint: str) -> Callable[[float], None]:
     return check
 
 
+def _at_least_zero(value: int) -> None:
+    if value < 0:
+        raise ValueError(f"must be >= 0, got {value}")
+
+
 def _fraction(value: float) -> None:
     if not 0 <= value < 1:
         raise ValueError(f"must be in [0, 1), got {value}")
@@ -52,6 +57,10 @@ FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
     "lora_rank": _at_least_one,
     "max_length": _at_least_one,
     "log_every": _at_least_one,
+    "eval_every": _at_least_one,
+    "lora_alpha": _at_least_one,
+    "adapter_size": _at_least_one,  # which sizes a model offers is checked against the limits table at submission
+    "seed": _at_least_zero,
     "warmup_ratio": _fraction,
     "lora_dropout": _fraction,
 }
