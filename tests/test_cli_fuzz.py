@@ -165,14 +165,6 @@ OUTPUT_PARAMS = {"output", "json_out", "json_path", "report_path", "plot", "expo
 """Parameters that name something a command writes (``run_dir`` too where the command writes a run)."""
 WRITES_RUN_DIR = {"run", "demo", "train", "jobs get"}
 
-PENDING_OTHER_PARTS: set[str] = {
-    # Fixed by the other parts of issue 18, on other branches; the merger deletes this set (and
-    # PENDING_CATEGORIES) after merging. Same-as-input outputs (part a) and unwritable outputs
-    # (part d) are marked by category below.
-    "label|port=-1",  # part b: label --port outside 0..65535
-}
-PENDING_CATEGORIES = {"same-as-input": "part a: every output checked against every input", "unwritable": "part d: unwritable outputs"}
-
 NEGATIVE_OK: set[tuple[str]] = set()
 """Options (by parameter name) where -1 means something; for every other numeric option -1 must be refused."""
 
@@ -335,7 +327,7 @@ def _digests(paths: list[Path]) -> dict[str, str]:
     return out
 
 
-COUNTS = {"tried": 0, "clear": 0, "tracebacks": 0, "inputs_modified": 0, "accepted_nonsense": 0, "failing_cases_pending_other_parts": 0}
+COUNTS = {"tried": 0, "clear": 0, "tracebacks": 0, "inputs_modified": 0, "accepted_nonsense": 0}
 FAILURES: list[str] = []
 
 
@@ -349,8 +341,7 @@ def world_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.getbasetemp() / f"fuzz_counts{'-' + worker if worker else ''}.json"
     path.write_text(json.dumps(counts, indent=2), encoding="utf-8")
     print(f"\nCLI fuzz: {COUNTS['tried']} tried, {COUNTS['clear']} clear errors or results, {COUNTS['tracebacks']} tracebacks, "
-          f"{COUNTS['inputs_modified']} inputs modified, {COUNTS['accepted_nonsense']} nonsense values accepted; "
-          f"{COUNTS['failing_cases_pending_other_parts']} failing cases are pending other parts ({path})")
+          f"{COUNTS['inputs_modified']} inputs modified, {COUNTS['accepted_nonsense']} nonsense values accepted ({path})")
 
 
 @pytest.fixture
@@ -412,12 +403,7 @@ def _deny_writes_under(monkeypatch, denied: Path) -> None:
 
 def _params():
     for case in CASES:
-        marks = []
-        reason = PENDING_OTHER_PARTS and case.id in PENDING_OTHER_PARTS and "pending: another part of issue 18"
-        reason = reason or PENDING_CATEGORIES.get(case.category)
-        if reason:
-            marks.append(pytest.mark.xfail(reason=reason, strict=False))
-        yield pytest.param(case, id=case.id, marks=marks)
+        yield pytest.param(case, id=case.id)
 
 
 def test_every_command_is_fuzzed():
@@ -464,7 +450,5 @@ def test_cli_fuzz(case: Case, world_template: Path, tmp_path: Path, hermetic, mo
     if case.category == "base" and result.exit_code not in BASE_EXIT.get(case.command, (0,)):
         problems.append(f"the base invocation exited {result.exit_code}, expected one of {BASE_EXIT.get(case.command, (0,))}")
     if problems:
-        pending = case.id in PENDING_OTHER_PARTS or case.category in PENDING_CATEGORIES
-        COUNTS["failing_cases_pending_other_parts"] += pending
-        FAILURES.append(f"{'(pending) ' if pending else ''}{case.id}: {'; '.join(problems)}")
+        FAILURES.append(f"{case.id}: {'; '.join(problems)}")
     assert not problems, f"sftwise {' '.join(args)}\n" + "\n".join(problems) + f"\n--- output ---\n{result.output[-2000:]}"

@@ -40,3 +40,12 @@ def test_report_on_missing_dir(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_report_renders_in_headless_chromium(finished_run: Path, render_in_chromium) -> None:
     assert render_in_chromium(build_report(finished_run), "report.png", min_plots=4) == []
+
+
+def test_report_on_a_train_run_names_its_model(tmp_path: Path) -> None:
+    """``sftwise train`` saves its TrainSpec as config.json, where ``model`` is a name, not a mapping."""
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text('{"model": "HuggingFaceTB/SmolLM2-135M-Instruct", "train": "t.jsonl"}', encoding="utf-8")
+    html = build_report(run).read_text(encoding="utf-8")
+    assert "model HuggingFaceTB/SmolLM2-135M-Instruct" in html

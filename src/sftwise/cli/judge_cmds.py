@@ -114,8 +114,10 @@ def label_cmd(
     from sftwise.errors import SftwiseError
     from sftwise.evaluate.results import read_results
     from sftwise.judge.rubric import load_rubric
+    from sftwise.judge.label_server import LabelApp, check_port, serve
     from sftwise.judge.labels import export_labels, import_labels
 
+    check_port(port)  # first: a nonsense --port is refused in every mode, before anything is created
     console = Console()
     preds = read_results(results).predictions
     if import_path or export_path:
@@ -128,9 +130,6 @@ def label_cmd(
             n = export_labels(db, export_path)
             console.print(f"exported {n} label(s) to {export_path}")
         return
-    from sftwise.judge.label_server import LabelApp, check_port, serve
-
-    check_port(port)  # before LabelApp creates the database
     preds_b = read_results(against).predictions if against else None
     label_app = LabelApp(preds, db, annotator, load_rubric(rubric), preds_b, task, shuffle=not no_shuffle)
     server = serve(label_app, host, port)

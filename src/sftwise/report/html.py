@@ -314,10 +314,16 @@ def _section_next(run_dir: Path) -> str:
 def _model_line(run_dir: Path, config: dict) -> str:
     """Which model ran and how big it is, from the pipeline's ``model.json`` (else the config's name)."""
     info = _load(run_dir / "model.json") or {}
-    line = info.get("description") or (config.get("model") or {}).get("base", "?")
+    line = info.get("description") or _base_model(config) or "?"
     if info.get("parameters"):
         line += f" · {info['parameters'] / 1e6:,.1f} M parameters"
     return line
+
+
+def _base_model(config: dict) -> str | None:
+    """The base model of a run: ``model.base`` in a pipeline's config, ``model`` in a ``sftwise train`` run's."""
+    model = config.get("model")
+    return model.get("base") if isinstance(model, dict) else model if isinstance(model, str) else None
 
 
 def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
@@ -332,7 +338,7 @@ def build_report(run_dir: str | Path, output: str | Path | None = None) -> Path:
     from sftwise import __version__
 
     tiny_note = ""
-    if (config.get("model") or {}).get("base") == "tiny":
+    if _base_model(config) == "tiny":
         tiny_note = "<p class='verdict'>This run used a tiny model built locally with random weights for the demo: its numbers show the workflow, not what a real model reaches.</p>"
     body = [
         f"<h1>sftwise report: {_e(config.get('name', run_dir.name))}</h1>",
