@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sftwise.errors import ParameterError, SftwiseError, first_line
-from sftwise.io import cache_root
+from sftwise.io import cache_root, file_sha256
 
 GGUF_MAGIC = b"GGUF"
 #: written last into a converted directory; its presence is what makes the entry usable
@@ -126,7 +125,7 @@ def _convert(path: Path, target: Path) -> None:
         tmp.mkdir(parents=True)
         plain.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
-        marker = {"source": str(path), "sha256": _file_sha256(path), "size": path.stat().st_size,
+        marker = {"source": str(path), "sha256": file_sha256(path), "size": path.stat().st_size,
                   "transformers": transformers.__version__, "layout": LAYOUT_VERSION}
         (tmp / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
         if target.exists():  # an entry without its marker: left by an older layout or a crash
@@ -182,14 +181,5 @@ def _stat_key(path: Path) -> tuple[str, str]:
 @lru_cache(maxsize=32)
 def _sha256(path: str, size: str, mtime_ns: str) -> str:
     """The file's content hash, computed once per (path, size, mtime) in a process (about 0.2 s per 100 MB)."""
-    return _file_sha256(Path(path))
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
+    return file_sha256(Path(path))
 

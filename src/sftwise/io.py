@@ -390,6 +390,26 @@ def require_dir_or_absent(path: str | os.PathLike[str], parameter: str) -> Path:
     return target
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks: the one content hash of sftwise (caches,
+    uploads, fingerprints of inputs)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_digest(path: str | os.PathLike[str] | None) -> str:
+    """:func:`file_sha256` of an optional input, for fingerprints: '' for none, 'missing' for a path
+    that is not a file, so an edited, added or removed dataset changes the fingerprint."""
+    if not path:
+        return ""
+    return file_sha256(path) if Path(path).is_file() else "missing"
+
+
 def cache_root() -> Path:
     """Where sftwise keeps what it can rebuild (response cache, converted models): ``$SFTWISE_CACHE_DIR``
     or ``~/.cache/sftwise``."""

@@ -6,12 +6,12 @@ file twice is skipped, and a job's dataset URI always names exactly the bytes th
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from sftwise.gemini.errors import with_retries
 from sftwise.errors import ParameterError, SftwiseError
+from sftwise.io import file_sha256
 
 
 def parse_gs_uri(uri: str, parameter: str = "bucket") -> tuple[str, str]:
@@ -25,14 +25,6 @@ def parse_gs_uri(uri: str, parameter: str = "bucket") -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def upload_file(client: Any, path: str | Path, bucket_uri: str) -> str:
     """Upload ``path`` under ``bucket_uri``; return its ``gs://`` URI. Checks the bucket exists first."""
     path = Path(path)
@@ -43,7 +35,7 @@ def upload_file(client: Any, path: str | Path, bucket_uri: str) -> str:
             f"bucket gs://{bucket_name} does not exist (or is in another project). Create it in your tuning region: "
             f"gcloud storage buckets create gs://{bucket_name} --location=us-central1"
         )
-    name = "/".join(p for p in (prefix, "sftwise", file_digest(path)[:16], path.name) if p)
+    name = "/".join(p for p in (prefix, "sftwise", file_sha256(path)[:16], path.name) if p)
     blob = bucket.blob(name)
     uri = f"gs://{bucket_name}/{name}"
     if with_retries(blob.exists, action=f"checking {uri}"):

@@ -21,10 +21,10 @@ from typing import Any
 
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.gguf_cache import is_gguf_reference
-from sftwise.io import require_dir_or_absent, write_json
+from sftwise.io import input_digest, require_dir_or_absent, write_json
 from sftwise.models import TINY_NAME
 from sftwise.pipeline.config import PipelineConfig
-from sftwise.pipeline.state import PipelineState, StepState, file_digest, fingerprint, load_state, now, save_state
+from sftwise.pipeline.state import PipelineState, StepState, fingerprint, load_state, now, save_state
 
 EVAL_DIR = "eval"
 TRAIN_DIR = "train"
@@ -440,11 +440,11 @@ def _step_report(ctx: RunContext) -> tuple[list[str], str]:
 
 
 STEPS: list[Step] = [
-    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), [file_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
+    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), [input_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),
-    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [file_digest(c.split_paths()[k]) for k in ("train", "validation")]), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [input_digest(c.split_paths()[k]) for k in ("train", "validation")]), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
     Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled, "train"),
     Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test"}),
     Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled, "eval"),

@@ -44,20 +44,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def file_digest(path: str | Path | None) -> str:
-    """Content hash of an input file ('' for none), so an edited dataset re-runs its steps."""
-    if not path:
-        return ""
-    path = Path(path)
-    if not path.exists():
-        return "missing"
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fingerprint(*parts: Any) -> str:
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -14,14 +14,13 @@ data file) beside ``config.json``, and :func:`compare_run` sorts a new spec agai
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from sftwise.io import write_json
+from sftwise.io import input_digest, write_json
 from sftwise.train.spec import CONFIG_FILE, TrainSpec
 
 FINGERPRINT_FILE = "fingerprint.json"
@@ -57,24 +56,10 @@ def _show(value: Any) -> str:
     return "none" if value is None else str(value)
 
 
-def file_sha256(path: str | Path | None) -> str:
-    """The sha256 of a file's bytes ('' for no file, 'missing' for a path that does not exist)."""
-    if not path:
-        return ""
-    path = Path(path)
-    if not path.is_file():
-        return "missing"
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def training_fingerprint(spec: TrainSpec) -> TrainingFingerprint:
     return TrainingFingerprint(
         spec=spec.model_dump(mode="json", exclude=set(NOT_WEIGHTS + DATA_FIELDS)),
-        data={"train": file_sha256(spec.train), "validation": file_sha256(spec.validation)},
+        data={"train": input_digest(spec.train), "validation": input_digest(spec.validation)},
     )
 
 
