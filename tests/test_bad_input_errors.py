@@ -232,3 +232,25 @@ def test_pipeline_baseline_with_eval_max_examples(tmp_path: Path, monkeypatch) -
     assert exc is None and code == 0, output
     predictions = next((tmp_path / "run" / "eval").glob("baseline-*/predictions.jsonl"))
     assert len(predictions.read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("damage", [BINARY, b"[1, 2]", b'{"state_version": 1, "sftwise_version": "x", "steps": {"audit": 3}}', b'{"steps": '])
+def test_a_damaged_pipeline_state_is_a_clear_error(tmp_path: Path, damage: bytes) -> None:
+    """pipeline_state.json is what resumes a run: binary, not an object, the wrong shape or cut short, it is named."""
+    from sftwise.pipeline.state import STATE_FILE, STATE_VERSION, load_state
+
+    damage = damage.replace(b'"state_version": 1', f'"state_version": {STATE_VERSION}'.encode())
+    (tmp_path / STATE_FILE).write_bytes(damage)
+    with pytest.raises(SftwiseError, match=rf"{STATE_FILE}.*(not UTF-8|corrupt)"):
+        load_state(tmp_path)
+    assert (tmp_path / STATE_FILE).read_bytes() == damage
+
+
+def test_a_damaged_step_output_is_named_when_read_back(tmp_path: Path) -> None:
+    """recommendation.json, diagnosis.json, a results summary: read back with io.read_json, a damaged one is named."""
+    from sftwise.io import read_json
+
+    assert read_json(tmp_path / "absent.json") is None
+    (tmp_path / "recommendation.json").write_text('{"epochs": ', encoding="utf-8")
+    with pytest.raises(SftwiseError, match=r"recommendation.json:1: not valid JSON .*run directory is damaged"):
+        read_json(tmp_path / "recommendation.json")

@@ -362,6 +362,19 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
         yield number, value
 
 
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file sftwise wrote into a run (a step's summary, recommendation, diagnosis), None when
+    it is absent (its step has not run); a damaged file is one clear error naming it, never a
+    traceback, and never silently skipped (what is built on it would leave out what the run did)."""
+    if not Path(path).exists():
+        return None
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise SftwiseError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); the run directory is damaged: "
+                           "re-run the step that writes it (`sftwise run` redoes it) or delete the file.") from None
+
+
 def read_jsonl(path: str | os.PathLike[str], validate: Callable[[Any], Any] | None = None, *, what: str = "a valid record",
                hint: str = "") -> list[Any]:
     """Every value of a JSONL file, each passed through ``validate`` when given (a pydantic ``model_validate``).

@@ -10,7 +10,6 @@ and why; the outputs of the steps before it stay valid, so the next run starts a
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import traceback
@@ -21,7 +20,7 @@ from typing import Any
 
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.gguf_cache import is_gguf_reference
-from sftwise.io import input_digest, require_dir_or_absent, write_json
+from sftwise.io import input_digest, read_json, require_dir_or_absent, write_json
 from sftwise.models import TINY_NAME
 from sftwise.pipeline.config import PipelineConfig
 from sftwise.pipeline.state import PipelineState, StepState, fingerprint, load_state, now, save_state
@@ -227,8 +226,8 @@ def _failed_last_time(out_dir: Path, cache: Path) -> int:
     if not cache.exists() or not (out_dir / SUMMARY_FILE).is_file():
         return 0
     try:
-        return int(json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8")).get("n_errors") or 0)
-    except (OSError, ValueError, TypeError):
+        return int((read_json(out_dir / SUMMARY_FILE) or {}).get("n_errors") or 0)
+    except (OSError, ValueError, TypeError, SftwiseError):
         return 0
 
 
@@ -304,7 +303,7 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     _prepare_base(ctx)
     from sftwise.train.spec import TrainSpec
 
-    rec = json.loads((ctx.run_dir / "recommendation.json").read_text(encoding="utf-8"))
+    rec = read_json(ctx.run_dir / "recommendation.json")
     paths = ctx.split_paths()
     fields: dict[str, Any] = {
         "model": ctx.base_model(),
@@ -381,7 +380,7 @@ def _step_diagnose(ctx: RunContext) -> tuple[list[str], str]:
 def _chosen_checkpoint(ctx: RunContext) -> str | None:
     import json
 
-    diagnosis = json.loads((ctx.run_dir / "diagnosis.json").read_text(encoding="utf-8"))
+    diagnosis = read_json(ctx.run_dir / "diagnosis.json")
     checkpoint = diagnosis.get("best_checkpoint")
     if checkpoint and not Path(checkpoint).is_absolute():
         checkpoint = str(ctx.run_dir / TRAIN_DIR / checkpoint)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from sftwise.errors import ParameterError, SftwiseError
 
-from sftwise.io import write_json
+from sftwise.io import describe_error, read_text, write_json
 
 STATE_FILE = "pipeline_state.json"
 STATE_VERSION = 1
@@ -55,10 +55,13 @@ def load_state(run_dir: Path) -> PipelineState:
     path = run_dir / STATE_FILE
     if not path.exists():
         return PipelineState(sftwise_version=__version__)
+    damaged = f"; move it away to start the run afresh (every step runs again)"
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
-        raise SftwiseError(f"{path} is corrupt ({exc.msg}); move it away to start the run afresh") from exc
+        raise SftwiseError(f"{path} is corrupt ({exc.msg}){damaged}") from exc
+    if not isinstance(raw, dict):
+        raise SftwiseError(f"{path} is corrupt (a JSON {type(raw).__name__}, not the state object sftwise writes){damaged}")
     version = raw.get("state_version")
     if version != STATE_VERSION:
         raise ParameterError(
@@ -66,7 +69,11 @@ def load_state(run_dir: Path) -> PipelineState:
             f"{run_dir} was written by sftwise {raw.get('sftwise_version', '?')} (state format {version}); this is "
             f"sftwise {__version__} (state format {STATE_VERSION}). Use a new run directory or delete {path} to redo every step.",
         )
-    return PipelineState.model_validate(raw)
+    try:
+        return PipelineState.model_validate(raw)
+    except ValueError as exc:  # pydantic's ValidationError
+        why = "; ".join(describe_error(err) for err in exc.errors()) if hasattr(exc, "errors") else str(exc)
+        raise SftwiseError(f"{path} is corrupt ({why}){damaged}") from None
 
 
 def save_state(run_dir: Path, state: PipelineState) -> None:

@@ -8,13 +8,12 @@ inline SVG and the style sheet is inline: the file opens without a network.
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 from typing import Any
 
 from sftwise.errors import SftwiseError
 
-from sftwise.io import read_jsonl, read_text, write_text
+from sftwise.io import read_json, read_jsonl, write_text
 from sftwise.report import plots
 
 REPORT_FILE = "report.html"
@@ -44,16 +43,7 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _load(path: Path) -> Any:
-    """A JSON file of the run, None when the step that writes it has not run; a damaged file is an
-    error (a report drawn without it would silently leave out what the run did)."""
-    if not path.exists():
-        return None
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise SftwiseError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); the run directory is damaged: "
-                           "re-run the step that writes it (`sftwise run` redoes it) or delete the file.") from None
+_load = read_json  # the run's JSON files: None when absent, a clear error when damaged
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
