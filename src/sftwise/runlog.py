@@ -26,6 +26,9 @@ class MetricPoint(BaseModel):
     ``split`` is ``train`` or ``validation``; ``scope`` says whether the point is a step-level log
     (a running average over the last logging window) or an epoch-end evaluation over the whole split.
     ``token_accuracy`` is the fraction of correct next-token predictions over loss-bearing tokens.
+    ``metrics`` holds task metrics (exact match, ROUGE, ...) of a validation point, computed by generating
+    answers for ``task_eval_examples`` validation prompts in ``task_eval_seconds`` (local runs with
+    ``eval_metrics``); a point without them has only the loss curves.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -41,6 +44,9 @@ class MetricPoint(BaseModel):
     tokens_seen: int | None = None
     num_predictions: int | None = None
     checkpoint: str | None = None
+    metrics: dict[str, float] | None = None
+    task_eval_seconds: float | None = None
+    task_eval_examples: int | None = None
 
 
 def read_metrics(path: str | Path) -> list[MetricPoint]:

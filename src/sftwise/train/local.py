@@ -121,7 +121,9 @@ from sftwise.train.checkpoint import (
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
 from sftwise.train.fingerprint import compare_run, write_fingerprint
-from sftwise.train.spec import CONFIG_FILE, TrainSpec
+from sftwise.train.selection import SELECTION_FILE, Candidate, Selection, TaskEvaluator, choose, early_stop
+from sftwise.train.spec import CONFIG_FILE, VALIDATION_LOSS, TrainSpec
+from sftwise.train.task_eval import TaskEvalSet, load_task_evals, run_task_eval, save_task_eval, task_eval_set
 
 class TrainResult(BaseModel):
     """What a finished (or resumed-and-finished) local run produced."""
@@ -141,20 +143,29 @@ class TrainResult(BaseModel):
     data_report: list[dict[str, Any]] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     resumed_from: str | None = None
+    selected_checkpoint: str | None = Field(None, description="the checkpoint diagnose, eval and the report use (selection.json says why)")
+    selection_reason: str | None = None
+    stopped_early: bool = False
+    task_eval_seconds: float = Field(0.0, description="seconds spent generating and scoring task metrics (included in train_seconds)")
 
     @property
     def summary(self) -> str:
         acc = ""
         if self.final_validation_accuracy is not None:
             acc = f", validation token accuracy {self.initial_validation_accuracy or 0:.3f} -> {self.final_validation_accuracy:.3f}"
-        return f"{self.epochs_run} epochs, {self.steps} steps, {self.tokens_seen} tokens{acc}"
+        kept = f"; kept {self.selected_checkpoint}" if self.selected_checkpoint else ""
+        stop = " (stopped early)" if self.stopped_early else ""
+        return f"{self.epochs_run} epochs{stop}, {self.steps} steps, {self.tokens_seen} tokens{acc}{kept}"
 
 
 # -- the recipe -------------------------------------------------------------------------------------
 
 
-def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> TrainResult:
-    """Tune ``spec.model`` on ``spec.train`` and return what happened; everything lands in ``spec.run_dir``."""
+def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False, evaluator: TaskEvaluator | None = None) -> TrainResult:
+    """Tune ``spec.model`` on ``spec.train`` and return what happened; everything lands in ``spec.run_dir``.
+
+    ``evaluator`` scores the task metrics ``spec.eval_metrics`` names (built by the caller with
+    ``sftwise.evaluate.training.training_evaluator(spec)``: the metrics live in a later layer)."""
     import torch
 
     run_dir = require_dir_or_absent(spec.run_dir, "run_dir")
@@ -180,6 +191,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     tokenizer = _load_tokenizer(spec)
     splits = _prepare_data(spec, tokenizer, notes)
     train_split, val_split = splits["train"], splits.get("validation")
+    eval_set = _task_eval_setup(spec, evaluator, dist, notes)
 
     # 3. Model, then the adapter on it. Under FSDP it stays on the CPU: fully_shard moves each
     #    process's shard to the GPU, so the whole model never has to fit on one.
@@ -241,6 +253,27 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     def validate() -> tuple[float, float, int]:
         return evaluate_split(unwrap(model), val_split.examples, spec.batch_size, pad_id, device, autocast, dist, lockstep=fsdp)
 
+    task_seconds = 0.0
+
+    def task_point(step: int, epoch: float, checkpoint: str | None) -> dict[str, Any]:
+        """Task metrics of the model as it is now (empty without eval_metrics), saved with their answers."""
+        nonlocal task_seconds
+        if eval_set is None:
+            return {}
+        with autocast():
+            evaluation = run_task_eval(unwrap(model), tokenizer, eval_set, evaluator, spec.eval_max_new_tokens, device, step, epoch)
+        evaluation.checkpoint = checkpoint
+        task_seconds += evaluation.seconds
+        save_task_eval(run_dir, evaluation, eval_set)
+        history_answers[step] = evaluation.predictions
+        return {"metrics": evaluation.metrics, "task_eval_seconds": evaluation.seconds, "task_eval_examples": eval_set.used}
+
+    history_answers: dict[int, list[str | None]] = {}
+    if eval_set is not None and latest is not None:
+        history_answers = {e.step: e.predictions for e in load_task_evals(run_dir, global_step)}
+    candidates = _candidates(run_dir, history_answers) if latest is not None else []
+    stopping = _stopping(spec, candidates)
+
     # 6. Where the model starts.
     init_val = None
     if val_split is not None and start_epoch == 0:
@@ -252,8 +285,9 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
     checkpoints = [str(p.relative_to(run_dir)) for p in complete_checkpoints(run_dir)] if latest is not None else []
     bar = _progress(progress and dist.is_main, total_steps, global_step)
 
-    # 7. The loop.
-    for epoch in range(start_epoch, spec.epochs):
+    # 7. The loop (skipped when the run being resumed had already stopped early).
+    epochs_run = start_epoch
+    for epoch in range(start_epoch, spec.epochs if not (stopping and stopping.stopped) else start_epoch):
         model.train()
         rng = random.Random(spec.seed * 1000 + epoch)
         order = batch_order(train_rows, spec.batch_size, "plain" if packed else spec.batching, rng)
@@ -305,8 +339,9 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
                 win = _Sums()
             if spec.eval_every and val_split is not None and global_step % spec.eval_every == 0:
                 v = validate()
-                log.point(MetricPoint(step=global_step, epoch=epoch + (w_idx + 1) / len(windows), split="validation", scope="step",
-                                      loss=v[0], token_accuracy=v[1], tokens_seen=tokens_seen, num_predictions=v[2]))
+                at = epoch + (w_idx + 1) / len(windows)
+                log.point(MetricPoint(step=global_step, epoch=at, split="validation", scope="step", loss=v[0], token_accuracy=v[1],
+                                      tokens_seen=tokens_seen, num_predictions=v[2], **task_point(global_step, at, None)))
                 model.train()
             if bar:
                 bar.update(1)
@@ -318,8 +353,11 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
                               lr=scheduler.get_last_lr()[0], grad_norm=grad_norm, tokens_seen=tokens_seen, num_predictions=n_e, checkpoint=ckpt_rel))
         if val_split is not None:
             v = validate()
+            task = task_point(global_step, epoch + 1, ckpt_rel)
             log.point(MetricPoint(step=global_step, epoch=epoch + 1, split="validation", scope="epoch", loss=v[0], token_accuracy=v[1],
-                                  tokens_seen=tokens_seen, num_predictions=v[2], checkpoint=ckpt_rel))
+                                  tokens_seen=tokens_seen, num_predictions=v[2], checkpoint=ckpt_rel, **task))
+            candidates.append(Candidate(checkpoint=ckpt_rel, epoch=epoch + 1, step=global_step, validation_loss=v[0],
+                                        metrics=task.get("metrics", {}), predictions=history_answers.get(global_step, [])))
         # Under FSDP every process must take part in gathering the shards; rank 0 alone receives them.
         weights = gather_weights(model, spec.method == "lora") if fsdp else None
         optimizer_saved = optimizer_state(model, optimizer, fsdp=fsdp)
@@ -333,15 +371,23 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
             save_checkpoint(run_dir, name, unwrap(model), tokenizer, state, spec, weights=weights)
             checkpoints.append(ckpt_rel)
         dist.barrier()
+        epochs_run = epoch + 1
+        stopping = _stopping(spec, candidates)
+        if stopping and stopping.stopped:
+            notes.append(f"early stopping: {stopping.reason}")
+            break
     if bar:
         bar.stop()
     log.close()
     elapsed = time.perf_counter() - started
+    selection = _select(spec, candidates, evaluator, eval_set, stopping, checkpoints)
+    if dist.is_main and selection is not None:
+        write_json(run_dir / SELECTION_FILE, selection)
     points = read_metrics(run_dir) if (run_dir / METRICS_FILE).exists() else []
     final_val = [p for p in points if p.split == "validation" and p.scope == "epoch"]
     final_train = [p for p in points if p.split == "train" and p.scope == "epoch"]
     result = TrainResult(
-        run_dir=str(run_dir), epochs_run=spec.epochs, steps=global_step, tokens_seen=tokens_seen, checkpoints=checkpoints,
+        run_dir=str(run_dir), epochs_run=epochs_run, steps=global_step, tokens_seen=tokens_seen, checkpoints=checkpoints,
         final_train_loss=final_train[-1].loss if final_train else None,
         final_validation_loss=final_val[-1].loss if final_val else None,
         initial_validation_accuracy=final_val[0].token_accuracy if final_val else None,
@@ -349,6 +395,8 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
         train_seconds=round(elapsed, 3), tokens_per_second=round(trained_tokens / elapsed, 1) if elapsed > 0 else 0.0,
         peak_memory_mb=peak.read(), data_report=[s.report() for s in splits.values()], warnings=notes,
         resumed_from=str(latest) if latest is not None else None,
+        selected_checkpoint=selection.checkpoint if selection else None, selection_reason=selection.reason if selection else None,
+        stopped_early=bool(stopping and stopping.stopped), task_eval_seconds=round(task_seconds, 3),
     )
     if dist.is_main:
         write_json(run_dir / "train_result.json", result)
@@ -357,6 +405,57 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False) -> T
 
 
 # -- steps of the recipe ----------------------------------------------------------------------------
+
+
+def _task_eval_setup(spec: TrainSpec, evaluator: TaskEvaluator | None, dist: Dist, notes: list[str]) -> TaskEvalSet | None:
+    """The task-evaluation prompts when ``spec.eval_metrics`` asks for them; what cannot work is refused up front."""
+    needs_validation = [name for name, on in (("eval_metrics", spec.eval_metrics), ("early_stopping", spec.early_stopping),
+                                              ("select_by", spec.select_by)) if on]
+    if needs_validation and not spec.validation:
+        raise ParameterError(needs_validation[0], "needs a validation set (validation=...): it is computed on the validation split")
+    if not spec.eval_metrics:
+        return None
+    if evaluator is None:
+        raise ParameterError("eval_metrics", "task metrics need an evaluator: start the run with `sftwise train` or `sftwise run`, or pass "
+                                             "evaluator=sftwise.evaluate.training.training_evaluator(spec) to train()")
+    if dist.world > 1:
+        raise ParameterError("eval_metrics", "task metrics during training run in a single process; under torchrun leave eval_metrics "
+                                             "empty and evaluate the checkpoints afterwards with `sftwise eval`")
+    eval_set = task_eval_set(spec.validation, spec.format, spec.eval_generate_examples, spec.seed)
+    if not eval_set.requests:
+        raise ParameterError("eval_metrics", f"the validation set {spec.validation} has no example with a model answer to score")
+    if eval_set.note:
+        notes.append(eval_set.note)
+    return eval_set
+
+
+def _candidates(run_dir: Path, answers: dict[int, list[str | None]]) -> list[Candidate]:
+    """The checkpointed epoch-end evaluations a resumed run already made (from its log, already truncated)."""
+    return [Candidate(checkpoint=p.checkpoint, epoch=p.epoch, step=p.step, validation_loss=p.loss, metrics=p.metrics or {},
+                      predictions=answers.get(p.step, []))
+            for p in read_metrics(run_dir) if p.split == "validation" and p.scope == "epoch" and p.checkpoint]
+
+
+def _stopping(spec: TrainSpec, candidates: list[Candidate]) -> Any:
+    if spec.early_stopping is None:
+        return None
+    return early_stop(candidates, spec.stopping_quantity, spec.early_stopping.patience, spec.early_stopping.min_delta)
+
+
+def _select(spec: TrainSpec, candidates: list[Candidate], evaluator: TaskEvaluator | None, eval_set: TaskEvalSet | None,
+            stopping: Any, checkpoints: list[str]) -> Selection | None:
+    """The checkpoint to keep, by ``spec.selection_quantity`` (the last one, said so, without a validation set)."""
+    if not checkpoints:
+        return None
+    if not candidates:
+        return Selection(select_by=spec.selection_quantity, checkpoint=checkpoints[-1], reason="no validation set: the last checkpoint is kept")
+    selection = choose(candidates, spec.selection_quantity, evaluator, eval_set.references if eval_set else ())
+    selection.early_stopping = stopping
+    if spec.selection_quantity != VALIDATION_LOSS:
+        by_loss = choose(candidates, VALIDATION_LOSS)
+        if by_loss.checkpoint != selection.checkpoint:
+            selection.notes.append(f"by validation loss it would be {by_loss.checkpoint} ({by_loss.reason})")
+    return selection
 
 
 def _check_resumable(spec: TrainSpec, run_dir: Path) -> list[str]:
@@ -749,8 +848,8 @@ class _Logger:
         append_metric(self.path, p)
         if self.tb is not None:
             prefix = f"{p.split}/{p.scope}"
-            for key in ("loss", "token_accuracy", "lr", "grad_norm", "tokens_seen"):
-                value = getattr(p, key)
+            scalars = {key: getattr(p, key) for key in ("loss", "token_accuracy", "lr", "grad_norm", "tokens_seen", "task_eval_seconds")}
+            for key, value in {**scalars, **(p.metrics or {})}.items():
                 if value is not None and math.isfinite(value):
                     self.tb.add_scalar(f"{prefix}/{key}", value, p.step)
 

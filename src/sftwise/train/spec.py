@@ -58,6 +58,8 @@ FIELD_CHECKS: dict[str, Callable[[Any], None]] = {
     "max_length": _at_least_one,
     "log_every": _at_least_one,
     "eval_every": _at_least_one,
+    "eval_generate_examples": _at_least_one,
+    "eval_max_new_tokens": _at_least_one,
     "lora_alpha": _at_least_one,
     "adapter_size": _at_least_one,  # which sizes a model offers is checked against the limits table at submission
     "seed": _at_least_zero,
@@ -74,6 +76,34 @@ def check_field(name: str, value: Any) -> Any:
     if check is not None and value is not None:
         check(value)
     return value
+
+
+VALIDATION_LOSS = "validation_loss"
+"""``select_by`` / ``early_stopping.on`` value meaning: the validation loss (lower is better)."""
+
+
+class EarlyStopping(BaseModel):
+    """Stop when the chosen quantity has not improved by ``min_delta`` for ``patience`` epoch-end evaluations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    patience: int = Field(description="epoch-end evaluations without improvement before training stops (>= 1)")
+    min_delta: float = Field(0.0, description="smallest change that counts as an improvement (>= 0; in the quantity's own units)")
+    on: str | None = Field(None, description="validation_loss or a task metric of eval_metrics; default: select_by")
+
+    @field_validator("patience")
+    @classmethod
+    def _patience(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be >= 1, got {value}: the number of evaluations without improvement to wait before stopping")
+        return value
+
+    @field_validator("min_delta")
+    @classmethod
+    def _min_delta(cls, value: float) -> float:
+        if not value >= 0:
+            raise ValueError(f"must be >= 0, got {value}")
+        return value
 
 
 class TrainSpec(BaseModel):
@@ -126,6 +156,18 @@ class TrainSpec(BaseModel):
     log_every: int = Field(10, description="optimizer steps between step-level log points")
     eval_every: int | None = Field(None, description="optimizer steps between mid-epoch validation evaluations (None: epoch ends only)")
     tensorboard: bool = True
+    eval_metrics: list[str] = Field(
+        default_factory=list,
+        description="task metrics (exact_match, f1, rougeL, json_valid, ... as in `sftwise eval`) computed at every epoch end "
+        "(and every eval_every steps) by generating on a fixed, seeded subset of the validation set; local only",
+    )
+    eval_generate_examples: int = Field(64, description="validation examples generated on per task evaluation (all when the set is smaller, with a note)")
+    eval_max_new_tokens: int = Field(64, description="new tokens per answer in the task evaluation during training")
+    select_by: str | None = Field(
+        None, description="what picks the checkpoint diagnose, eval and the report use: validation_loss or one of eval_metrics "
+        "(default: the first of eval_metrics when any, else validation_loss); ties within noise prefer the earlier checkpoint",
+    )
+    early_stopping: EarlyStopping | None = Field(None, description="{patience, min_delta, on}: stop when the quantity stops improving; the best checkpoint is kept")
     num_threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
     gradient_checkpointing: bool = False
     distributed: Literal["ddp", "fsdp"] = Field(
@@ -156,7 +198,22 @@ class TrainSpec(BaseModel):
     def _defaults(self) -> TrainSpec:
         if self.lora_alpha is None:
             self.lora_alpha = 2 * self.lora_rank
+        problem = selection_problem(self.select_by, self.early_stopping, self.eval_metrics)
+        if problem:
+            raise ParameterError(*problem)  # not a ValueError: pydantic passes it through, so it names the parameter
         return self
+
+    @property
+    def selection_quantity(self) -> str:
+        """What picks the checkpoint: ``select_by``, else the first task metric, else the validation loss."""
+        return self.select_by or (self.eval_metrics[0] if self.eval_metrics else VALIDATION_LOSS)
+
+    @property
+    def stopping_quantity(self) -> str | None:
+        """What early stopping watches (None: no early stopping)."""
+        if self.early_stopping is None:
+            return None
+        return self.early_stopping.on or self.selection_quantity
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -189,6 +246,17 @@ class TrainSpec(BaseModel):
         """Fields whose values differ: ``{name: (self_value, other_value)}``."""
         mine, theirs = self.model_dump(), other.model_dump()
         return {k: (mine[k], theirs.get(k)) for k in mine if k not in ignore and mine[k] != theirs.get(k)}
+
+
+def selection_problem(select_by: str | None, early_stopping: EarlyStopping | None, eval_metrics: list[str]) -> tuple[str, str] | None:
+    """(parameter, problem) when ``select_by`` or ``early_stopping.on`` names a quantity training does not
+    compute, else None. Shared by TrainSpec and the pipeline config (which checks it at load time)."""
+    for name, value in (("select_by", select_by), ("early_stopping.on", early_stopping.on if early_stopping else None)):
+        if value and value != VALIDATION_LOSS and value not in eval_metrics:
+            computed = ", ".join([VALIDATION_LOSS, *eval_metrics])
+            return name, (f"names {value!r}, which is not computed during training (computed: {computed}); "
+                          f"add it to eval_metrics or choose one of those")
+    return None
 
 
 def model_dir_problem(run_dir: str | Path, model: str | None = None) -> str | None:
