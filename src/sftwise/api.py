@@ -338,9 +338,10 @@ def train(
         from sftwise.train.vertex import train_vertex
 
         return train_vertex(spec, bucket=bucket, project=project, location=location, wait=wait, display_name=display_name)
+    from sftwise.evaluate.training import training_evaluator
     from sftwise.train.local import train as train_local
 
-    return train_local(spec, resume=resume, progress=progress)
+    return train_local(spec, resume=resume, progress=progress, evaluator=training_evaluator(spec))
 
 
 def diagnose(run_dir: PathLike, *, plot: PathLike | None = None) -> Diagnosis:

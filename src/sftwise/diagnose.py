@@ -39,6 +39,15 @@ first 10 % of the raw training points (at least 3).
    at 0.6 with no validation curve (over-fitting cannot be seen without one).
 
 The thresholds are module constants so a user can read, quote and (in code) change them.
+
+Task metrics (local runs with ``eval_metrics``) are read after the rules: an *overfitting* verdict
+from the validation loss is overturned to *healthy* when the run's first task metric has not fallen
+since the loss minimum (``TASK_DROP_TOLERANCE`` = 0.01 below its value there at most) and ended higher
+than it started: the loss rises because the model grows more confident on the tokens it still gets
+wrong, while the task improves, which is not overfitting for the task. A metric that peaked and fell
+while the loss looked fine is said in the advice. :func:`diagnose_run` also reads the run's
+``selection.json`` (which checkpoint ``select_by`` kept, and why): that checkpoint is the diagnosis's
+``best_checkpoint``, the one ``sftwise run`` evaluates and the report shows.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ UNDER_TAIL_FRAC = 0.08
 UNDER_TAIL_REL = 0.015
 PLATEAU_HIGH = 4.0
 PLATEAU_MAX_ACCURACY = 0.5
+TASK_DROP_TOLERANCE = 0.01
 THRESHOLDS = {
     "plateau_max_accuracy": PLATEAU_MAX_ACCURACY,
     "plateau_high": PLATEAU_HIGH,
@@ -70,6 +80,7 @@ THRESHOLDS = {
     "overfit_noise_k": OVERFIT_NOISE_K,
     "under_tail_frac": UNDER_TAIL_FRAC,
     "under_tail_rel": UNDER_TAIL_REL,
+    "task_drop_tolerance": TASK_DROP_TOLERANCE,
 }
 
 Verdict = Literal["healthy", "under-trained", "overfitting", "data-issue"]
@@ -86,6 +97,7 @@ class Diagnosis(BaseModel):
     best_checkpoint: str | None = Field(None, description="checkpoint at the validation minimum, relative to the run dir")
     recommended_epochs: int | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
+    selection: dict[str, Any] | None = Field(None, description="the run's selection.json: the checkpoint select_by kept and why")
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(THRESHOLDS))
 
     def headline(self) -> str:
@@ -158,6 +170,50 @@ def _clip(value: float, lo: float, hi: float) -> float:
 def diagnose(points: Sequence[MetricPoint], *, data_notes: Sequence[str] = ()) -> Diagnosis:
     """Classify a run from its metric points (see the module docstring for the rules)."""
     points = list(points)
+    return read_task_curves(_diagnose_loss(points, data_notes), points)
+
+
+def task_curves(points: Sequence[MetricPoint]) -> dict[str, Curve]:
+    """Validation task-metric curves (``MetricPoint.metrics``), epoch-level, by metric name, in logged order."""
+    sel = sorted((p for p in points if p.split == "validation" and p.scope == "epoch" and p.metrics), key=lambda p: (p.step, p.epoch))
+    out: dict[str, Curve] = {}
+    for p in sel:
+        for name, value in (p.metrics or {}).items():
+            c = out.setdefault(name, Curve(x=[], y=[], steps=[], scope="epoch"))
+            c.x.append(p.epoch), c.y.append(value), c.steps.append(p.step), c.checkpoints.append(p.checkpoint)
+    return out
+
+
+def read_task_curves(diagnosis: Diagnosis, points: Sequence[MetricPoint]) -> Diagnosis:
+    """Overturn a loss-only 'overfitting' when the task metric still climbs; note a task metric that fell."""
+    metrics = task_curves(points)
+    if not metrics:
+        return diagnosis
+    name, curve = next(iter(metrics.items()))
+    diagnosis.evidence["task_metric"] = {"name": name, "epochs": curve.x, "values": curve.y}
+    if len(curve.y) < 2:
+        return diagnosis
+    i_peak = max(range(len(curve.y)), key=lambda i: (curve.y[i], -i))
+    at_loss_min = curve.y[min(range(len(curve.x)), key=lambda i: abs(curve.x[i] - diagnosis.best_epoch))] if diagnosis.best_epoch is not None else curve.y[0]
+    still_climbs = curve.y[-1] >= at_loss_min - TASK_DROP_TOLERANCE and curve.y[-1] > curve.y[0]
+    if diagnosis.verdict == "overfitting" and still_climbs:
+        message = (f"validation loss rises after epoch {diagnosis.best_epoch:g}, but {name} still climbs ({curve.y[0]:.3f} -> {curve.y[-1]:.3f}): "
+                   f"not overfitting for the task (the model grows more confident on the tokens it still gets wrong)")
+        return diagnosis.model_copy(update={
+            "verdict": "healthy", "confidence": 0.6, "message": message,
+            "advice": [f"Choose the checkpoint by {name} (select_by: {name}), not by the validation loss; the loss minimum is epoch {diagnosis.best_epoch:g}.",
+                       "More epochs may still help the task: watch the task metric, with early stopping on it."],
+            "evidence": diagnosis.evidence | {"overturned": "overfitting", "loss_message": diagnosis.message},
+        })
+    if curve.y[-1] < curve.y[i_peak] - TASK_DROP_TOLERANCE and i_peak < len(curve.y) - 1:
+        diagnosis.advice.append(f"{name} peaked at epoch {curve.x[i_peak]:g} ({curve.y[i_peak]:.3f}) and fell to {curve.y[-1]:.3f} by the end: "
+                                f"the task over-fits even if the loss does not show it; keep {curve.checkpoints[i_peak] or f'epoch {curve.x[i_peak]:g}'} "
+                                f"(select_by: {name}) or use early stopping on it.")
+    return diagnosis
+
+
+def _diagnose_loss(points: list[MetricPoint], data_notes: Sequence[str]) -> Diagnosis:
+    """The loss-curve rules of the module docstring."""
     train, val = curves(points)
     if train is None and val is None:
         return Diagnosis(verdict="data-issue", confidence=0.5, message="no loss values were logged", advice=["Check that training ran and wrote metrics.jsonl."])
@@ -336,10 +392,27 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
                 notes.append(f"{split['truncated']} {split['split']} examples were truncated at max_length: their targets may be cut.")
             if split.get("dropped_overlong") or split.get("dropped_no_target"):
                 notes.append(f"{split.get('dropped_overlong', 0) + split.get('dropped_no_target', 0)} {split['split']} examples were dropped (too long or no model turn).")
-    diagnosis = diagnose(points, data_notes=notes)
+    diagnosis = apply_selection(diagnose(points, data_notes=notes), run_dir)
     if plot is not None:
         plot_diagnosis(points, diagnosis, plot)
     return diagnosis
+
+
+def apply_selection(diagnosis: Diagnosis, run_dir: Path) -> Diagnosis:
+    """The checkpoint ``select_by`` kept (``selection.json``) becomes the diagnosis's best checkpoint, with its reason."""
+    from sftwise.io import read_json
+    from sftwise.train.selection import SELECTION_FILE
+
+    selection = read_json(run_dir / SELECTION_FILE)
+    if not isinstance(selection, dict) or not selection.get("checkpoint"):
+        return diagnosis
+    advice = [f"Checkpoint kept by {selection['select_by']}: {selection['checkpoint']} ({selection['reason']})."]
+    advice += [f"Note: {note}." for note in selection.get("notes", [])]
+    stop = selection.get("early_stopping") or {}
+    if stop.get("stopped"):
+        advice.append(f"Early stopping: {stop['reason']}.")
+    return diagnosis.model_copy(update={"best_checkpoint": selection["checkpoint"], "best_epoch": selection.get("epoch", diagnosis.best_epoch),
+                                        "advice": advice + diagnosis.advice, "selection": selection})
 
 
 PLOT_FORMATS = ("png", "svg", "pdf")
@@ -383,14 +456,17 @@ def plot_diagnosis(points: Sequence[MetricPoint], diagnosis: Diagnosis, path: st
     for split, color in (("train", "tab:blue"), ("validation", "tab:orange")):
         acc = sorted((p.epoch, p.token_accuracy) for p in points if p.split == split and p.token_accuracy is not None and p.scope == "epoch" and math.isfinite(p.token_accuracy))
         if acc:
-            ax2.plot(*zip(*acc), color=color, marker="o", ms=3, label=split)
+            ax2.plot(*zip(*acc), color=color, marker="o", ms=3, label=f"{split} token accuracy")
+    for (metric, curve), color in zip(task_curves(points).items(), ("tab:green", "tab:red", "tab:purple", "tab:brown")):
+        if all(0 <= y <= 1 for y in curve.y):  # the 0..1 metrics share the accuracy axis (BLEU/chrF are 0..100)
+            ax2.plot(curve.x, curve.y, color=color, marker="s", ms=3, ls="--", label=f"validation {metric}")
     if diagnosis.best_epoch is not None:
         ax.axvline(diagnosis.best_epoch, color="gray", ls="--", lw=1, label=f"best epoch {diagnosis.best_epoch:g}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend(fontsize=8)
     ax2.set_xlabel("epoch")
-    ax2.set_ylabel("token accuracy")
+    ax2.set_ylabel("token accuracy / task metric")
     ax2.set_ylim(0, 1)
     if ax2.lines:
         ax2.legend(fontsize=8)

@@ -128,11 +128,12 @@ def train(
     else:
         from rich.console import Console
 
+        from sftwise.evaluate.training import training_evaluator
         from sftwise.train.local import OverlongExamples, train as run_local
 
         console = Console(highlight=False)
         try:
-            result = run_local(spec, resume=resume, progress=True)
+            result = run_local(spec, resume=resume, progress=True, evaluator=training_evaluator(spec))
         except OverlongExamples as exc:
             raise SftwiseError(f"{exc.problem} Choose: --truncate (cut them), --drop (leave them out), or a larger --max-length.") from None
         for report in result.data_report:
@@ -142,6 +143,11 @@ def train(
         for note in result.warnings:
             console.print(f"[yellow]warning:[/] {note}")
         console.print(f"[bold]done[/]: {result.summary}; {result.tokens_per_second:,.0f} tokens/s")
+        if result.task_eval_seconds:
+            console.print(f"task metrics: {result.task_eval_seconds:.1f} s of {result.train_seconds:.1f} s "
+                          f"({result.task_eval_seconds / max(result.train_seconds, 1e-9):.0%} of the run)")
+        if result.selection_reason:
+            console.print(f"kept {result.selected_checkpoint}: {result.selection_reason}")
         console.print(f"run dir: {result.run_dir}  (next: sftwise diagnose {result.run_dir})")
     if json_out:
         write_json(json_out, result)

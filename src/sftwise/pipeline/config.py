@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 
 from sftwise.io import config_error, load_yaml_with_lines
-from sftwise.train.spec import FIELD_CHECKS, TrainSpec, check_field
+from sftwise.train.spec import FIELD_CHECKS, TrainSpec, check_field, selection_problem
 
 
 class _Strict(BaseModel):
@@ -81,12 +81,21 @@ def _check_train_field(cls: type, value: Any, info: ValidationInfo) -> Any:
     return check_field(info.field_name, value)
 
 
+def _check_selection(self: Any) -> Any:
+    """select_by / early_stopping.on name a quantity training computes: checked when the config loads, not after training."""
+    problem = selection_problem(self.select_by, self.early_stopping, self.eval_metrics)
+    if problem:
+        raise ValueError(f"{problem[0]} {problem[1]}")  # a ValueError: reported with the train: section's line
+    return self
+
+
 TrainStepConfig = create_model(
     "TrainStepConfig",
     __base__=_Strict,
     __module__=__name__,
     __doc__="The ``train:`` section: every TrainSpec key except those the pipeline sets (see PIPELINE_OWNED).",
-    __validators__={"_checked": field_validator(*(f for f in FIELD_CHECKS if f not in PIPELINE_OWNED))(_check_train_field)},
+    __validators__={"_checked": field_validator(*(f for f in FIELD_CHECKS if f not in PIPELINE_OWNED))(_check_train_field),
+                    "_selection": model_validator(mode="after")(_check_selection)},
     **_train_step_fields(),
 )
 

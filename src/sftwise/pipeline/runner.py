@@ -322,11 +322,12 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
 
         result = train_vertex(spec, wait=True, display_name=ctx.config.name)  # bucket, project, location: from the spec
     else:
+        from sftwise.evaluate.training import training_evaluator
         from sftwise.train.local import OverlongExamples, train
 
         note = _reconcile_training(ctx, spec)
         try:
-            result = train(spec, resume=True, progress=True)
+            result = train(spec, resume=True, progress=True, evaluator=training_evaluator(spec))
         except OverlongExamples as exc:  # its choices name two keys (overlong, max_length): restated here, not as one parameter
             raise SftwiseError(f"{exc.problem} Set train.overlong: truncate (cut them) or drop (leave them out) in the config, "
                                "or a larger model.max_length.") from None
