@@ -26,7 +26,7 @@ from sftwise.train.spec import CONFIG_FILE, TrainSpec
 FINGERPRINT_FILE = "fingerprint.json"
 
 NOT_WEIGHTS = ("run_dir", "log_every", "eval_every", "tensorboard", "num_threads", "eval_metrics", "eval_generate_examples",
-               "eval_max_new_tokens", "select_by", "early_stopping")
+               "eval_max_new_tokens", "select_by", "early_stopping", "example_losses")
 """Spec fields that change what is logged, where, or how fast, never the weights."""
 
 DATA_FIELDS = ("train", "validation")

@@ -121,6 +121,7 @@ from sftwise.train.checkpoint import (
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
 from sftwise.train.fingerprint import compare_run, write_fingerprint
+from sftwise.train.example_loss import EXAMPLE_LOSSES_FILE, summarise
 from sftwise.train.selection import SELECTION_FILE, Candidate, Selection, TaskEvaluator, choose, early_stop
 from sftwise.train.spec import CONFIG_FILE, VALIDATION_LOSS, TrainSpec
 from sftwise.train.task_eval import TaskEvalSet, load_task_evals, run_task_eval, save_task_eval, task_eval_set
@@ -383,6 +384,14 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False, eval
     selection = _select(spec, candidates, evaluator, eval_set, stopping, checkpoints)
     if dist.is_main and selection is not None:
         write_json(run_dir / SELECTION_FILE, selection)
+    if spec.example_losses and dist.world > 1:
+        notes.append("example_losses skipped: per-example losses are computed in a single process (run `sftwise train` on one device)")
+    elif spec.example_losses:
+        kept = selection.checkpoint if selection else None
+        if kept and checkpoints and kept != checkpoints[-1]:
+            restore_weights(unwrap(model), run_dir / kept, spec)  # the kept checkpoint's weights, not the last epoch's
+        losses = example_losses(unwrap(model), train_split.examples, pad_id, device, autocast)
+        write_json(run_dir / EXAMPLE_LOSSES_FILE, summarise(kept, [e.source for e in train_split.examples], *zip(*losses)))
     points = read_metrics(run_dir) if (run_dir / METRICS_FILE).exists() else []
     final_val = [p for p in points if p.split == "validation" and p.scope == "epoch"]
     final_train = [p for p in points if p.split == "train" and p.scope == "epoch"]
@@ -670,6 +679,20 @@ def evaluate_split(model: Any, examples: list, batch_size: int, pad_id: int, dev
                 sums.add(float(loss_sum), correct, count, batch.n_tokens)
     model.train()
     return sums.reduce(dist)
+
+
+def example_losses(model: Any, examples: list, pad_id: int, device: Any, autocast: Any) -> list[tuple[float, int]]:
+    """(mean token loss, loss-bearing tokens) of every example, one at a time (no padding, exact per example)."""
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad(), autocast():
+        for batch in iter_batches(examples, [[i] for i in range(len(examples))], pad_id, False):
+            loss_sum, _, count = _forward(model, batch, device)
+            out.append((float(loss_sum) / max(count, 1), count))
+    model.train()
+    return out
 
 
 def _prepare_data(spec: TrainSpec, tokenizer: Any, notes: list[str]) -> dict[str, PreparedSplit]:

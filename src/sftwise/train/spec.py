@@ -167,6 +167,8 @@ class TrainSpec(BaseModel):
         None, description="what picks the checkpoint diagnose, eval and the report use: validation_loss or one of eval_metrics "
         "(default: the first of eval_metrics when any, else validation_loss); ties within noise prefer the earlier checkpoint",
     )
+    example_losses: bool = Field(True, description="after training, each training example's loss under the kept checkpoint "
+                                 "(example_losses.json; high outliers listed as suspected label noise); one forward pass over the training set")
     early_stopping: EarlyStopping | None = Field(None, description="{patience, min_delta, on}: stop when the quantity stops improving; the best checkpoint is kept")
     num_threads: int | None = Field(None, description="torch CPU threads (None: torch's default)")
     gradient_checkpointing: bool = False
