@@ -98,6 +98,8 @@ class Diagnosis(BaseModel):
     recommended_epochs: int | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)
     selection: dict[str, Any] | None = Field(None, description="the run's selection.json: the checkpoint select_by kept and why")
+    label_noise: dict[str, Any] | None = Field(None, description="training examples whose loss under the kept checkpoint is far above "
+                                               "the rest (example_losses.json without the full list): suspected label noise or hard examples")
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(THRESHOLDS))
 
     def headline(self) -> str:
@@ -392,7 +394,7 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
                 notes.append(f"{split['truncated']} {split['split']} examples were truncated at max_length: their targets may be cut.")
             if split.get("dropped_overlong") or split.get("dropped_no_target"):
                 notes.append(f"{split.get('dropped_overlong', 0) + split.get('dropped_no_target', 0)} {split['split']} examples were dropped (too long or no model turn).")
-    diagnosis = apply_selection(diagnose(points, data_notes=notes), run_dir)
+    diagnosis = apply_example_losses(apply_selection(diagnose(points, data_notes=notes), run_dir), run_dir)
     if plot is not None:
         plot_diagnosis(points, diagnosis, plot)
     return diagnosis
@@ -413,6 +415,21 @@ def apply_selection(diagnosis: Diagnosis, run_dir: Path) -> Diagnosis:
         advice.append(f"Early stopping: {stop['reason']}.")
     return diagnosis.model_copy(update={"best_checkpoint": selection["checkpoint"], "best_epoch": selection.get("epoch", diagnosis.best_epoch),
                                         "advice": advice + diagnosis.advice, "selection": selection})
+
+
+def apply_example_losses(diagnosis: Diagnosis, run_dir: Path) -> Diagnosis:
+    """The run's per-example losses (``example_losses.json``): the high outliers, with ``file:line``, in the advice."""
+    from sftwise.io import read_json
+    from sftwise.train.example_loss import EXAMPLE_LOSSES_FILE, ExampleLosses
+
+    data = read_json(run_dir / EXAMPLE_LOSSES_FILE)
+    if data is None:
+        return diagnosis
+    losses = ExampleLosses.model_validate(data)
+    advice = list(diagnosis.advice)
+    if losses.suspects_total:
+        advice.append(losses.headline() + ". Check those answers: fix wrong labels, or keep hard examples on purpose.")
+    return diagnosis.model_copy(update={"advice": advice, "label_noise": losses.model_dump(exclude={"examples"})})
 
 
 PLOT_FORMATS = ("png", "svg", "pdf")

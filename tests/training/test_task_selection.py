@@ -135,3 +135,41 @@ def test_diagnose_val_loss_rising_while_exact_match_climbs_is_not_overfitting_fo
     assert "select_by: exact_match" in d.advice[0]
     falling = diagnose(_points(losses, [0.1, 0.5, 0.4, 0.3, 0.2, 0.1]))
     assert falling.verdict == "overfitting" and any("peaked at epoch 2" in a for a in falling.advice)
+
+
+def _noisy_routing(path, n: int = 100, seed: int = 0) -> set[int]:
+    """A routing task the tiny model learns in a few epochs, with 5 % of the team labels flipped; the flipped lines (1-based)."""
+    import random
+
+    teams, prios = ["billing", "shipping", "technical", "account"], ["low", "normal", "high"]
+    rng = random.Random(seed)
+    rows = [(rng.choice(teams), rng.choice(prios)) for _ in range(n)]
+    flipped = set(rng.sample(range(n), n // 20))
+    with open(path, "w", encoding="utf-8") as f:
+        for i, (team, prio) in enumerate(rows):
+            answer = rng.choice([t for t in teams if t != team]) if i in flipped else team
+            f.write(json.dumps({"contents": [{"role": "user", "parts": [{"text": f"Please route this {team} ticket, priority {prio}."}]},
+                                             {"role": "model", "parts": [{"text": json.dumps({"team": answer, "priority": prio})}]}]}) + "\n")
+    return {i + 1 for i in flipped}
+
+
+@pytest.mark.slow
+def test_flipped_labels_rank_at_the_top_of_the_per_example_loss(tiny_model, tmp_path):
+    from sftwise.diagnose import diagnose_run
+    from sftwise.train.local import train
+
+    data = tmp_path / "noisy.jsonl"
+    flipped = _noisy_routing(data)
+    spec = TrainSpec.build(dict(model=str(tiny_model), train=str(data), run_dir=str(tmp_path / "run"), epochs=5, method="full",
+                                learning_rate=1e-2, batch_size=4, tensorboard=False))
+    train(spec)
+    losses = json.loads((tmp_path / "run" / "example_losses.json").read_text())
+    assert losses["checkpoint"] == "checkpoints/epoch-5"  # no validation set: the last checkpoint, said so in selection.json
+    ranked = sorted(losses["examples"], key=lambda e: -e["loss"])
+    top = {int(e["source"].rsplit(":", 1)[1]) for e in ranked[: len(ranked) // 10]}
+    assert len(top & flipped) >= 0.8 * len(flipped)  # measured: 5 of 5
+    suspects = {int(s["source"].rsplit(":", 1)[1]) for s in losses["suspects"]}
+    assert suspects and suspects <= flipped  # every listed suspect is a flipped label
+    d = diagnose_run(tmp_path / "run")
+    assert d.label_noise["suspects_total"] == len(suspects)
+    assert any(f"{data}:{min(suspects)}" in a for a in d.advice)

@@ -190,16 +190,49 @@ def _section_training(run_dir: Path) -> str:
     parts.append("<div class='pair'>")
     parts.append(_plot(plots.curves_svg(points, "loss", "total loss", best, verdict), "loss per epoch"))
     parts.append(_plot(plots.curves_svg(points, "token_accuracy", "next-token accuracy", best, verdict), "token accuracy per epoch"))
+    task_plot = plots.task_metrics_svg(points, best)
+    if task_plot:
+        parts.append(_plot(task_plot, "task metrics per evaluation"))
     parts.append("</div>")
+    parts.append(_selection_html(diagnosis.get("selection")))
+    parts.append(_label_noise_html(diagnosis.get("label_noise")))
     epochs = [p for p in points if p.scope == "epoch"]
+    task_names = list(dict.fromkeys(m for p in epochs if p.split == "validation" for m in (p.metrics or {})))
     rows = []
     for epoch in sorted({p.epoch for p in epochs}):
         tr = next((p for p in epochs if p.epoch == epoch and p.split == "train"), None)
         va = next((p for p in epochs if p.epoch == epoch and p.split == "validation"), None)
-        rows.append([f"{epoch:g}", tr and tr.loss, va and va.loss, tr and tr.token_accuracy, va and va.token_accuracy])
+        rows.append([f"{epoch:g}", tr and tr.loss, va and va.loss, tr and tr.token_accuracy, va and va.token_accuracy]
+                    + [(va.metrics or {}).get(m) if va else None for m in task_names])
     if rows:
-        parts.append(_table(["epoch", "train loss", "validation loss", "train token acc.", "validation token acc."], rows, numeric={1, 2, 3, 4}))
+        parts.append(_table(["epoch", "train loss", "validation loss", "train token acc.", "validation token acc."] + [f"validation {m}" for m in task_names],
+                            rows, numeric=set(range(1, 5 + len(task_names)))))
     return "".join(parts)
+
+
+def _selection_html(selection: dict | None) -> str:
+    """Which checkpoint the run kept, by what, and why (the run's selection.json, via the diagnosis)."""
+    if not selection:
+        return ""
+    items = [f"<li>{_e(n)}</li>" for n in selection.get("notes", [])]
+    stop = selection.get("early_stopping") or {}
+    if stop.get("stopped"):
+        items.append(f"<li>early stopping: {_e(stop.get('reason', ''))}</li>")
+    for tie in selection.get("compared", []):
+        items.append(f"<li>{_e(tie['checkpoint'])}: best minus it = {tie['delta_to_best']:+.3g} (95% CI [{tie['ci_low']:+.3g}, {tie['ci_high']:+.3g}])"
+                     f"{' — within noise' if tie['within_noise'] else ''}</li>")
+    return (f"<h3>Checkpoint kept</h3><p><b>{_e(selection.get('checkpoint'))}</b>, by {_e(selection.get('select_by'))}: "
+            f"{_e(selection.get('reason', ''))}</p>" + (f"<ul>{''.join(items)}</ul>" if items else ""))
+
+
+def _label_noise_html(noise: dict | None) -> str:
+    """Training examples whose loss under the kept checkpoint is far above the rest, with file:line."""
+    if not noise:
+        return ""
+    head = (f"<h3>Per-example training loss</h3><p>Under {_e(noise.get('checkpoint'))}: median {noise['median']:.3g}, MAD {noise['mad']:.3g}; "
+            f"{noise['suspects_total']} example(s) above robust z {noise['threshold']:g} (suspected label noise or hard examples).</p>")
+    rows = [[s["source"], s["loss"], s["z"], s["tokens"]] for s in noise.get("suspects", [])]
+    return head + (_table(["example (file:line)", "loss", "robust z", "tokens"], rows, numeric={1, 2, 3}) if rows else "")
 
 
 def _eval_dirs(run_dir: Path) -> list[Path]:

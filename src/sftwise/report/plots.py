@@ -59,6 +59,26 @@ def curves_svg(points: Sequence[Any], metric: str, title: str, best_epoch: float
     return _svg(fig)
 
 
+def task_metrics_svg(points: Sequence[Any], best_epoch: float | None = None) -> str | None:
+    """The validation task metrics (exact match, ...) at each evaluation during training, the kept epoch marked."""
+    from sftwise.diagnose import task_curves
+
+    metrics = task_curves(points)
+    if not metrics:
+        return None
+    fig, ax = _figure()
+    for name, curve in metrics.items():
+        ax.plot(curve.x, curve.y, marker="s", linewidth=2, label=f"validation {name}")
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="#444", linestyle="--", linewidth=1)
+        ax.annotate(f"kept: epoch {best_epoch:g}", xy=(best_epoch, ax.get_ylim()[1]), xytext=(4, -4), textcoords="offset points", va="top", fontsize=8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("task metric")
+    ax.set_title("task metrics during training")
+    ax.legend(fontsize=8, frameon=False)
+    return _svg(fig)
+
+
 def histogram_svg(series: dict[str, Sequence[float]], title: str, xlabel: str, limit: float | None = None) -> str | None:
     values = {k: v for k, v in series.items() if len(v)}
     if not values:
