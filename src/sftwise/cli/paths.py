@@ -50,6 +50,7 @@ MARK = "sftwise_output"
 
 TRAIN_DIR_WRITES = (
     "config.json", "metrics.jsonl", "checkpoints", "checkpoints/*", "tb", "tb/*", "data_report.json", "train_result.json",
+    "fingerprint.json", "selection.json", "example_losses.json", "task_eval", "task_eval/*",
     "vertex", "vertex/*", "vertex_request.json", "vertex_job.json",
 )
 """What ``sftwise train`` writes into ``--run-dir`` (local or Vertex): an input there would be overwritten."""
