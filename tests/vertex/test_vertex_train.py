@@ -265,3 +265,12 @@ def test_curves_unavailable_is_a_warning_once_the_job_succeeded(emulator, datase
     assert run.job.state == "JOB_STATE_SUCCEEDED" and run.metrics_points == 0
     assert any(line.startswith("warning: could not fetch the training curves") and "not found (404)" in line for line in lines)
     assert any(line.startswith("tuned model endpoint: projects/") for line in lines)
+
+
+@pytest.mark.parametrize("extra", [{"eval_metrics": ["exact_match"]}, {"select_by": "validation_loss"}, {"early_stopping": {"patience": 2}}])
+def test_local_only_selection_settings_are_refused_not_ignored(tmp_path, extra):
+    from sftwise.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="local training only") as err:
+        train_vertex(spec("gs://b/train.jsonl", "gs://b/val.jsonl", tmp_path, **extra), echo=quiet)
+    assert err.value.parameter == next(iter(extra))

@@ -133,6 +133,10 @@ def train_vertex(
     Application Default Credentials when not given. Returns a :class:`VertexRun`; raises
     :class:`SftwiseError` with what to fix for every expected failure.
     """
+    for name in ("eval_metrics", "select_by", "early_stopping"):
+        if getattr(spec, name):
+            raise ParameterError(name, "is for local training only: a Vertex AI tuning job generates nothing during training and keeps "
+                                       "its own checkpoints; evaluate the tuned model with `sftwise eval` instead")
     run_dir = Path(spec.run_dir)
     bucket, project, location = bucket or spec.bucket, project or spec.project, location or spec.location  # arguments win over the spec
     limits = resolve_model(spec.model)  # 1. model, adapter, region: no network
