@@ -26,6 +26,15 @@ Features and their trade-offs
   *train* point is the token-weighted average over the epoch's batches (the model moved during the
   epoch, as on Vertex); the epoch-end *validation* point is a full pass over the validation split.
   A validation pass before the first step (epoch 0) records where the model started.
+* **Task metrics** (``eval_metrics``, single process): at every epoch end, and every ``eval_every``
+  steps, greedy answers to a fixed, seeded subset of the validation prompts (``eval_generate_examples``,
+  at most ``eval_max_new_tokens`` new tokens each) are scored with the run's metrics by the
+  ``evaluator`` the caller passes (``sftwise.evaluate`` is a later layer); the values and the seconds
+  they took go on the validation point (``train/task_eval.py``), and a run where they took over a
+  quarter of the time says so, with the knobs that bound them.
+* **The checkpoint kept** (``select_by``) and **early stopping** are decided from the epoch-end
+  evaluations by ``train/selection.py`` and written to ``selection.json``; the training loss of every
+  example under that checkpoint goes to ``example_losses.json`` (``train/example_loss.py``).
 * **Checkpoints** at every epoch end hold the adapter only (LoRA) or the model (full), the
   tokenizer, and ``trainer_state.pt`` (optimizer, scheduler, RNG states, epochs run, step, tokens
   seen). Each is written into a temporary directory and renamed into place, so a crash or a full
@@ -381,6 +390,9 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False, eval
         bar.stop()
     log.close()
     elapsed = time.perf_counter() - started
+    if task_seconds > TASK_EVAL_SHARE_WARN * elapsed:
+        notes.append(f"task metrics took {task_seconds:.0f} s of the run's {elapsed:.0f} s ({task_seconds / elapsed:.0%}); to bound them, lower "
+                     f"eval_generate_examples ({spec.eval_generate_examples}) or eval_max_new_tokens ({spec.eval_max_new_tokens}), or evaluate less often (eval_every)")
     selection = _select(spec, candidates, evaluator, eval_set, stopping, checkpoints)
     if dist.is_main and selection is not None:
         write_json(run_dir / SELECTION_FILE, selection)
@@ -490,6 +502,8 @@ def _check_resumable(spec: TrainSpec, run_dir: Path) -> list[str]:
                 f"{after}-epoch run (train one in a new run directory for that)"]
     return []
 
+
+TASK_EVAL_SHARE_WARN = 0.25  # above this share of the run's time, the task evaluation's cost is pointed out, with the knobs that bound it
 
 HEAD_CHUNK = 1024  # loss-bearing rows projected onto the vocabulary at a time (x vocab x 4 bytes: 200 MB at 49k)
 
