@@ -11,6 +11,11 @@ wheel, with LoRA at the recommender's settings. Why these choices, all measured 
 * **The epochs come from the recommender** (3 for a pretrained open model, see
   :mod:`sftwise.recommend`), the learning rate (1e-3) and LoRA rank (8) too: the demo shows the
   workflow's own choices, not hand-tuned ones.
+* **The checkpoint is chosen by the task**: exact match, JSON validity and F1 are computed on the
+  60 validation tickets (greedy, 24 new tokens, the eval step's settings) at every epoch end;
+  ``select_by`` defaults to exact match, and training stops once it has not improved for one epoch
+  (``early_stopping: {patience: 1}``). See ``benchmarks/bench_task_selection.py`` for what it costs
+  and what it keeps.
 * **Baseline zero- and one-shot**: the untuned model gets the instruction (and one example) and
   has to produce the JSON; the comparison is against the better of the two.
 
@@ -35,6 +40,7 @@ from sftwise.pipeline.config import (
     PipelineConfig,
     TrainStepConfig,
 )
+from sftwise.train.spec import EarlyStopping
 
 DEMO_EPOCHS = 24  # the tiny model's
 DEMO_LEARNING_RATE = 2e-3  # the tiny model's
@@ -67,6 +73,7 @@ def demo_config(run_dir: str | Path | None = None, *, tiny: bool = False) -> Pip
         data=DataConfig(train=str(train), validation=str(paths["validation"]), test=str(paths["test"])),
         model=ModelConfig(base=DEFAULT_REAL_MODEL, max_length=256),
         baseline=BaselineStepConfig(few_shot=[0, 1]),
-        train=TrainStepConfig(method="lora", batch_size=REAL_BATCH_SIZE),
+        train=TrainStepConfig(method="lora", batch_size=REAL_BATCH_SIZE, eval_metrics=list(evaluation.metrics),
+                              eval_max_new_tokens=evaluation.max_new_tokens, early_stopping=EarlyStopping(patience=1)),
         eval=evaluation,
     )
