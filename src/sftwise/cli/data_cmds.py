@@ -19,8 +19,8 @@ def audit(
     validation: Optional[Path] = typer.Option(None, "--validation", help="validation file, checked and compared with train"),
     test: Optional[Path] = typer.Option(None, "--test", help="test file, checked for overlap with train and validation"),
     model: Optional[str] = typer.Option(None, "--model", help="local model directory or cached HF name: its tokenizer counts tokens, its context sets the limit"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="per-example token limit (your trainer's max_length); overrides the model's"),
-    target: Optional[str] = typer.Option(None, "--target", help="check a tuning service's limits too, e.g. gemini-2.5-flash"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="per-example token limit (your trainer's max_length); overrides the target's, the model's and the default (131,072 for Gemini files, 65,536 for others)"),
+    target: Optional[str] = typer.Option(None, "--target", help="check a tuning service's limits too: gemini-2.5-flash (or publishers/google/models/...), openai:gpt-4.1-mini"),
     json_out: Optional[Path] = json_option("write the full report (findings and statistics) as JSON"),
     max_listed: int = typer.Option(50, "--max-listed", min=0, help="locations listed per finding code and file (0 = all)"),
 ) -> None:
@@ -78,7 +78,7 @@ def _render(report, rows_per_code: int = 10) -> None:  # noqa: ANN001 - AuditRep
     console.print(stats)
     counts = report.counts
     verdict = "[bold red]errors found[/]" if report.has_errors else "[green]no errors[/]"
-    limit = f"limit {report.max_tokens:,} tokens" if report.max_tokens else "no token limit"
+    limit = f"limit {report.max_tokens:,} tokens" + (f", {report.max_tokens_source}" if report.max_tokens_source else "") if report.max_tokens else "no token limit"
     console.print(f"{verdict}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes ({limit}; tokenizer: {report.tokenizer}). "
                   "Explain a code with `sftwise explain CODE`.")
 
