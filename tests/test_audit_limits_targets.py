@@ -250,3 +250,13 @@ def test_unknown_openai_model_is_a_usage_error(tmp_path):
         audit(path, target="openai:davinci-9")
     result = CliRunner().invoke(app, ["audit", str(path), "--target", "openai:davinci-9"], env={"COLUMNS": "400"})
     assert result.exit_code == 2 and "--target" in result.output
+
+
+def test_function_calls_and_tools_count_toward_the_gemini_token_estimate():
+    call = {"contents": [{"role": "user", "parts": [{"text": "weather?"}]},
+                         {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "x" * 400}}}]}]}
+    bare = gl.example_size({"contents": call["contents"][:1]})
+    with_call = gl.example_size(call)
+    assert with_call.text_tokens >= bare.text_tokens + 100
+    tools = {**call, "tools": [{"functionDeclarations": [{"name": "get_weather", "description": "d" * 800}]}]}
+    assert gl.example_size(tools).text_tokens >= with_call.text_tokens + 200

@@ -72,7 +72,8 @@ class AuditReport(BaseModel):
     model: str | None = None
     tokenizer: str = "estimate"
     max_tokens: int | None = None
-    max_tokens_source: str = ""
+    max_tokens_source: str = ""  # where the limit comes from, in full (SW205 repeats it for a default)
+    max_tokens_label: str = ""  # the same, short ("default for Gemini files", "gemini-2.5-flash tuning limit")
     target: str | None = None
     max_listed: int = 50
     sftwise_version: str = ""
@@ -165,7 +166,7 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
     for check in CROSS_SPLIT_CHECKS:
         _run(check, (splits, ctx), findings)
     return AuditReport(findings=_cap(_sorted(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
-                       max_tokens=limit, max_tokens_source=token_limit.source, target=target, max_listed=max_listed, sftwise_version=__version__)
+                       max_tokens=limit, max_tokens_source=token_limit.source, max_tokens_label=token_limit.label, target=target, max_listed=max_listed, sftwise_version=__version__)
 
 
 def _cap(findings: list[Finding], max_listed: int) -> list[Finding]:

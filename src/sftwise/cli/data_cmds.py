@@ -78,7 +78,7 @@ def _render(report, rows_per_code: int = 10) -> None:  # noqa: ANN001 - AuditRep
     console.print(stats)
     counts = report.counts
     verdict = "[bold red]errors found[/]" if report.has_errors else "[green]no errors[/]"
-    limit = f"limit {report.max_tokens:,} tokens" + (f", {report.max_tokens_source}" if report.max_tokens_source else "") if report.max_tokens else "no token limit"
+    limit = f"limit {report.max_tokens:,} tokens" + (f", {report.max_tokens_label}" if report.max_tokens_label else "") if report.max_tokens else "no token limit"
     console.print(f"{verdict}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes ({limit}; tokenizer: {report.tokenizer}). "
                   "Explain a code with `sftwise explain CODE`.")
 

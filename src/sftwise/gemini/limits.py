@@ -294,12 +294,22 @@ def example_size(obj: Any) -> ExampleSize | None:
                 continue
             if isinstance(part.get("text"), str):
                 text_tokens += estimate_text_tokens(part["text"])
+            for key in ("functionCall", "functionResponse"):  # the call's name and arguments are tokens too
+                if key in part:
+                    text_tokens += _json_tokens(part[key])
             if isinstance(part.get("fileData"), dict):
                 if is_image_part(part["fileData"]):
                     images += 1
                 else:
                     other_files += 1
+    if "tools" in obj:  # function declarations count toward the example's tokens
+        text_tokens += _json_tokens(obj["tools"])
     return ExampleSize(text_tokens, images, other_files)
+
+
+def _json_tokens(value: Any) -> int:
+    """The estimate of a JSON value's tokens (its compact serialisation, as the service would see it)."""
+    return estimate_text_tokens(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
 
 
 def is_image_part(file_data: dict[str, Any]) -> bool:
