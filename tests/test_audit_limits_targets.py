@@ -260,3 +260,35 @@ def test_function_calls_and_tools_count_toward_the_gemini_token_estimate():
     assert with_call.text_tokens >= bare.text_tokens + 100
     tools = {**call, "tools": [{"functionDeclarations": [{"name": "get_weather", "description": "d" * 800}]}]}
     assert gl.example_size(tools).text_tokens >= with_call.text_tokens + 200
+
+
+TOOLS = [{"functionDeclarations": [{"name": "get_weather", "description": "Weather of a city",
+                                    "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}}]}]
+
+
+def test_valid_function_calling_records_pass_the_gemini_target_checks(tmp_path):
+    from sftwise.audit import gemini_target as gt
+
+    call = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    result = {"functionResponse": {"name": "get_weather", "response": {"temp": 21}}}
+    ends_on_call = {"tools": TOOLS, "contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]}, {"role": "model", "parts": [call]}]}
+    answers = {"tools": TOOLS, "system_instruction": {"parts": [{"text": "Be brief."}]}, "contents": [
+        {"role": "user", "parts": [{"text": "Weather in Paris and Rome?"}]}, {"role": "model", "parts": [call, call]},
+        {"role": "user", "parts": [result, result]}, {"role": "model", "parts": [{"text": "21 in both."}]}]}
+    function_role = {"contents": [{"role": "user", "parts": [{"text": "Weather?"}]}, {"role": "model", "parts": [call]},
+                                  {"role": "function", "parts": [result]}, {"role": "model", "parts": [{"text": "21."}]}]}
+    path = write(tmp_path / "t.jsonl", [ends_on_call, answers, function_role])
+    for target in ("gemini-2.5-pro", "gemini-2.5-flash"):
+        found = gt.check_gemini_target(path, target=target, token_counter=None)
+        assert not [str(f) for f in found if f.severity is E], target
+    warned = {f.line for f in gt.check_gemini_target(path, target="gemini-2.5-flash", token_counter=None) if f.code == "SW611"}
+    assert warned == {1, 2, 3}  # 2.5 Flash was seen to reject function calls: a warning, not an error
+
+
+def test_valid_openai_tool_call_records_have_no_sw650(tmp_path):
+    row = {"tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}], "parallel_tool_calls": False,
+           "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Weather?", "name": "ann"},
+                        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+                        {"role": "tool", "tool_call_id": "c1", "content": "21"}, {"role": "assistant", "content": "21.", "weight": 1}]}
+    report = audit(write(tmp_path / "m.jsonl", [msg(), row]), target="openai:gpt-4o-mini")
+    assert not hits(report, "SW650")
