@@ -292,3 +292,10 @@ def test_valid_openai_tool_call_records_have_no_sw650(tmp_path):
                         {"role": "tool", "tool_call_id": "c1", "content": "21"}, {"role": "assistant", "content": "21.", "weight": 1}]}
     report = audit(write(tmp_path / "m.jsonl", [msg(), row]), target="openai:gpt-4o-mini")
     assert not hits(report, "SW650")
+
+
+def test_a_malformed_file_part_beside_a_valid_one_is_the_readers_error_not_a_crash(tmp_path):
+    rows = [gem(parts=[image()]), gem(parts=[{"fileData": "gs://b/cat.png"}]), gem(parts=[image("file:///x.png")])]
+    report = audit(write(tmp_path / "t.jsonl", rows))
+    assert not hits(report, "SW199")
+    assert [(f.code, f.line) for f in report.findings if f.code in ("SW104", "SW140")] == [("SW104", 2), ("SW140", 3)]

@@ -135,7 +135,7 @@ CODES: tuple[tuple[str, str, str, str, str, str], ...] = (
      'No tuning service and no trainer can read a file on your disk: upload it and give a gs:// URI or a public HTTPS URL.',
      '{"fileData": {"mimeType": "image/png", "fileUri": "gs://bucket/cat.png"}}'),
     ('SW141', 'file-part-no-mime', E,
-     'A fileData part has no mimeType (or is not an object).',
+     'A fileData part has no mimeType.',
      'Gemini tuning, the only target that takes file parts by URI, needs the MIME type to read the file.', ""),
     ('SW142', 'too-many-images', E,
      'An example has more than 30 images.',

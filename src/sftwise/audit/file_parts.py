@@ -30,29 +30,19 @@ from sftwise.gemini.limits import (
     system_instruction,
 )
 
-_CODES = {"local-uri": "SW140", "bad-uri": "SW140", "no-mime": "SW141", "mime": "SW143", "not-object": "SW141"}
+_CODES = {"local-uri": "SW140", "bad-uri": "SW140", "no-mime": "SW141", "mime": "SW143"}
 
 
 @split_check
 def check_file_parts(split: str, dataset: Dataset, ctx: AuditContext) -> Iterator[Finding]:
+    # a fileData the reader could not carry (not an object, no fileUri) is already its SW104 error
     has_files = any(p.file_uri is not None for r in dataset.records for t in r.conversation.turns for p in t.parts)
-    if is_gemini(ctx.target) or not (has_files or _raw_has_files(dataset)):
+    if is_gemini(ctx.target) or not has_files:
         return
     if dataset.format == "gemini" and dataset.path and dataset.path.endswith(".jsonl"):
         yield from _check_raw(dataset)
     else:
         yield from _check_canonical(dataset)
-
-
-def _raw_has_files(dataset: Dataset) -> bool:
-    """A Gemini file whose fileData parts the reader could not carry (no fileUri) still has them raw."""
-    if dataset.format != "gemini" or not dataset.path or not dataset.path.endswith(".jsonl"):
-        return False
-    try:
-        with open(dataset.path, encoding="utf-8", errors="replace") as handle:
-            return any('"fileData"' in line for line in handle)
-    except OSError:
-        return False
 
 
 def _holders(obj: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -76,6 +66,8 @@ def _check_raw(dataset: Dataset) -> Iterator[Finding]:
                 if not isinstance(part, dict) or "fileData" not in part:
                     continue
                 for problem in file_part_problems(part["fileData"]):
+                    if problem.kind not in _CODES:
+                        continue  # not an object: the reader's SW104
                     sub = f".{problem.field}" if problem.field else ""
                     yield emit(_CODES[problem.kind], problem.message + ".", problem.hint, ex.file, ex.line, field=f"{where}.parts[{j}].fileData{sub}")
         size = example_size(ex.obj)
