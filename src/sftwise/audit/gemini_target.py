@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sftwise.audit.base import AuditContext, cross_split_check
@@ -59,11 +60,7 @@ def _other_layout(split: str, dataset: Dataset, target: str) -> Finding | None:
     first = dataset.records[0].source.line if dataset.records else None
     return emit("SW601", f"{split}: the file is in the {dataset.format} layout; Vertex AI tuning of {target} reads the Gemini layout "
                          "(contents with user/model parts) and would reject it; the SW6xx checks below are on its conversion",
-                f"Write the Gemini file with: sftwise convert {path} -o {_stem(path)}.gemini.jsonl --to gemini", path, first)
-
-
-def _stem(path: str) -> str:
-    return path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+                f"Write the Gemini file with: sftwise convert {path} -o {Path(path).with_suffix('.gemini.jsonl')} --to gemini", path, first)
 
 
 def _finding(code: str, ex: RawExample, message: str, hint: str = "", field: str | None = None) -> Finding:
