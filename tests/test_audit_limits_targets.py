@@ -299,3 +299,14 @@ def test_a_malformed_file_part_beside_a_valid_one_is_the_readers_error_not_a_cra
     report = audit(write(tmp_path / "t.jsonl", rows))
     assert not hits(report, "SW199")
     assert [(f.code, f.line) for f in report.findings if f.code in ("SW104", "SW140")] == [("SW104", 2), ("SW140", 3)]
+
+
+def test_the_reports_length_plot_keeps_a_far_default_limit_off_the_scale():
+    """The audit now always has a limit; 131,072 beside 30-token examples must not squash the histogram."""
+    pytest.importorskip("matplotlib")
+    from sftwise.report.plots import histogram_svg
+
+    far = histogram_svg({"train": [10, 20, 30]}, "input length", "tokens", 131_072)
+    near = histogram_svg({"train": [10, 20, 30]}, "input length", "tokens", 40)
+    assert "off the scale" in far and "context limit" not in far
+    assert "context limit" in near and "off the scale" not in near
