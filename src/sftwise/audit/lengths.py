@@ -39,7 +39,7 @@ def check_lengths(split: str, dataset: Dataset, ctx: AuditContext) -> Iterator[F
     service_reports_it = ctx.token_limit is not None and ctx.token_limit.kind == "target" and is_gemini(ctx.target)
     over = np.flatnonzero(total > limit) if not service_reports_it else np.empty(0, dtype=int)
     yield from listed("SW201", ((prof.lines[k], f"{total[k]:,} {how} (input {prof.input_tokens[k]:,} + output {prof.output_tokens[k]:,}) > limit {limit:,}{source}; it would be truncated.") for k in over),
-                      file, "Shorten the input, split the example, or drop it.", ctx.max_listed,
+                      file, "Shorten the input, split the example, or drop it." + (f" The limit: {ctx.token_limit.source}." if ctx.token_limit else ""), ctx.max_listed,
                       lambda n: f"{n} more examples over the limit of {limit:,} tokens{source}.")
     near = np.flatnonzero((total > 0.9 * limit) & (total <= limit))
     yield from listed("SW206", ((prof.lines[k], f"{total[k]:,} {how}, within 10 % of the limit {limit:,}{source}.") for k in near),
