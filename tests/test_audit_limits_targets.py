@@ -65,6 +65,7 @@ def test_default_limit_for_a_messages_file_is_65536(tmp_path):
     report = audit(write(tmp_path / "m.jsonl", [msg(), msg("word " * 60_000)]))  # 75,000 estimated tokens
     (over,) = hits(report, "SW201")
     assert (over.severity, over.line) == (E, 2) and "65,536 (default for messages files)" in over.message
+    assert "gpt-4o" in over.hint and "formats-2026.md" in over.hint  # the full source, once per code on screen
     assert "formats-2026.md" in hits(report, "SW205")[0].message
     assert not hits(audit(write(tmp_path / "ok.jsonl", [msg(), msg("word " * 40_000)])), "SW201")  # 50,000: under
 
