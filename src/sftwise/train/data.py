@@ -43,6 +43,7 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     source: str = ""
+    mask: str = "prefix"  # how the labels were found: "prefix" renderings, or the template's "generation" blocks
 
     @property
     def n_loss_tokens(self) -> int:
@@ -145,7 +146,7 @@ def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]])
     out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids = list(out["input_ids"])
     mask = list(out["assistant_masks"])
-    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)])
+    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)], mask="generation")
 
 
 def prepare_split(
