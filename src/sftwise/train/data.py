@@ -18,6 +18,7 @@ with no loss-bearing token is counted and reported.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,8 +137,17 @@ def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
     return Example(ids, labels)
 
 
+_GENERATION_BLOCK = re.compile(r"{%-?\s*generation\s*-?%}")
+
+
+def has_generation_markers(template: str | None) -> bool:
+    """Whether a chat template wraps model turns in ``{% generation %}`` blocks (``add_generation_prompt``,
+    which every template mentions, is not one: a substring test would take it for a marker)."""
+    return bool(_GENERATION_BLOCK.search(template or ""))
+
+
 def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]]) -> Example:
-    if "generation" not in (tokenizer.chat_template or ""):
+    if not has_generation_markers(tokenizer.chat_template):
         raise ParameterError(
             "chat_template",
             "the chat template renders earlier turns differently once later turns are added, and has no {% generation %} "

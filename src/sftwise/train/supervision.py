@@ -17,7 +17,6 @@ example, a generation prompt that is not a prefix of the training text (SW216).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +31,6 @@ from sftwise.train import data as train_data
 
 DEFAULT_SHOW = 3
 MAX_VIEW_TOKENS = 1024  # tokens of one example kept for the token view (the JSON stays small)
-_GENERATION = re.compile(r"{%-?\s*generation\s*-?%}")
 _PROBE_USER, _PROBE_MODEL, _PROBE_SYSTEM = "sftwise probe question", "sftwise probe answer", "sftwise probe system"
 
 
@@ -134,7 +132,7 @@ def _report(dataset: Dataset, tokenizer: Any, model: str, max_length: int, show:
         encoded.append(ex)
         if error:
             errors[row.line] = error
-    report = SupervisionReport(file=file, model=model, max_length=max_length, generation_markers=bool(_GENERATION.search(template)),
+    report = SupervisionReport(file=file, model=model, max_length=max_length, generation_markers=train_data.has_generation_markers(template),
                                end_of_turn=marker, default_system=default_system, examples=len(rows), per_example=rows)
     _totals(report, max_length)
     report.findings = sort_findings(_findings(report, dataset, errors, max_listed))
