@@ -229,3 +229,22 @@ def test_the_trainer_refuses_a_skewed_template_without_markers(tokenizer):
         train_data.encode_conversation(tok, _data(1).conversations[0])
     assert not train_data.has_generation_markers("{% if add_generation_prompt %}x{% endif %}")
     assert train_data.has_generation_markers("{%- generation -%}a{% endgeneration %}")
+
+
+def test_the_pipelines_audit_step_checks_supervision_under_the_base_model(tiny_model, tmp_path):
+    from sftwise.errors import SftwiseError
+    from sftwise.pipeline.config import DataConfig, ModelConfig, PipelineConfig
+    from sftwise.pipeline.runner import RunContext, _step_audit
+
+    train = _write(tmp_path / "train.jsonl", _data(3))
+    run = tmp_path / "run"
+    written, _ = _step_audit(RunContext(PipelineConfig(data=DataConfig(train=str(train)), model=ModelConfig(base=str(tiny_model))), run))
+    assert written == ["audit.json", "supervision.json"]
+    supervision = json.loads((run / "supervision.json").read_text())
+    assert supervision["max_length"] == 1024 and supervision["shown"]
+    audit = json.loads((run / "audit.json").read_text())
+    assert audit["supervision"]["checked"] and "SW210" in {f["code"] for f in audit["findings"]}
+    # an example whose answer the max_length cuts off entirely is an audit error: the run stops before training
+    config = PipelineConfig(data=DataConfig(train=str(train)), model=ModelConfig(base=str(tiny_model), max_length=8), train={"overlong": "truncate"})
+    with pytest.raises(SftwiseError, match="SW211"):
+        _step_audit(RunContext(config, tmp_path / "run2"))
