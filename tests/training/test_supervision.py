@@ -248,3 +248,23 @@ def test_the_pipelines_audit_step_checks_supervision_under_the_base_model(tiny_m
     config = PipelineConfig(data=DataConfig(train=str(train)), model=ModelConfig(base=str(tiny_model), max_length=8), train={"overlong": "truncate"})
     with pytest.raises(SftwiseError, match="SW211"):
         _step_audit(RunContext(config, tmp_path / "run2"))
+
+
+def test_the_trainer_names_the_example_a_template_refuses(tokenizer):
+    from sftwise.errors import SftwiseError
+
+    data = Dataset.from_conversations([*_data(1, system=None).conversations, *_data(1).conversations], path="s.jsonl")
+    with pytest.raises(SftwiseError, match=r"^s.jsonl:2: the chat template fails on this example \(System role not supported\)"):
+        prepare_split("train", data, _tok(tokenizer, NO_SYSTEM_TEMPLATE), max_length=512)
+
+
+def test_the_terminal_view_highlights_trained_tokens_and_marks_the_cut():
+    from sftwise.cli.inspect_cmds import token_view
+    from sftwise.train.supervision import TokenView
+
+    text = token_view(TokenView(line=7, tokens=["<s>", "q", "\n", "a", "b", "</s>"], trained=[False, False, False, True, True, True], cut=5, problems=["SW214"]))
+    plain = text.plain
+    assert plain.startswith("line 7 [SW214]: trained masked") and "⏎" in plain and "✂ max_length 5" in plain
+    styles = {plain[s.start:s.end]: str(s.style) for s in text.spans}
+    assert "green" in styles["a"] and "green" in styles["b"] and "grey" in styles["q"]
+    assert styles["a"] != styles["b"]  # neighbours alternate: token boundaries stay visible

@@ -159,13 +159,27 @@ def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]])
     return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)], mask="generation")
 
 
+def _encode_record(tokenizer: Any, record: Any) -> Example:
+    """:func:`encode_conversation` with a template that raises on the example (one that refuses a
+    system role, say) turned into a clear error naming the example, not a Jinja traceback."""
+    from jinja2 import TemplateError
+
+    try:
+        return encode_conversation(tokenizer, record.conversation)
+    except TemplateError as exc:
+        raise SftwiseError(
+            f"{record.source}: the chat template fails on this example ({exc}). Change the data (e.g. merge the system "
+            "instruction into the first user turn) or pass another template (chat_template); `sftwise inspect` lists every such example."
+        ) from None
+
+
 def prepare_split(
     name: str, dataset: Dataset, tokenizer: Any, max_length: int, overlong: str = "error"
 ) -> PreparedSplit:
     """Encode every record, apply the over-length policy, count everything that was changed or dropped."""
     out = PreparedSplit(name=name, examples=[], total=len(dataset))
     for record in dataset:
-        ex = encode_conversation(tokenizer, record.conversation)
+        ex = _encode_record(tokenizer, record)
         ex.source = str(record.source)
         out.max_tokens = max(out.max_tokens, len(ex.input_ids))
         if len(ex.input_ids) > max_length:
