@@ -195,6 +195,11 @@ def test_cli_inspect_and_audit_with_a_model(tiny_model, tmp_path):
     assert result.exit_code == 0, result.output
     audit = json.loads((tmp_path / "a.json").read_text())
     assert "SW210" in {f["code"] for f in audit["findings"]} and audit["supervision"]["checked"] is True
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(train.read_text() + '{"contents": [}\n')  # a line the reader rejects: the other 5 are still inspected
+    result = CliRunner().invoke(app, ["audit", str(broken), "--model", str(tiny_model), "--json", str(tmp_path / "b.json")])
+    audit = json.loads((tmp_path / "b.json").read_text())
+    assert result.exit_code == 1 and {"SW100", "SW210"} <= {f["code"] for f in audit["findings"]} and audit["supervision"]["examples"] == 5
 
 
 def test_audit_says_when_the_supervision_was_not_checked(tmp_path):

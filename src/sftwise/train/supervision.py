@@ -312,9 +312,10 @@ def add_to_audit(audit_report: Any, train: Dataset | str | os.PathLike[str], mod
     default when None), not the model's context window. Returns the report, or None when skipped.
     """
     from sftwise.errors import SftwiseError
+    from sftwise.formats import read
 
-    try:
-        report = inspect_supervision(train, model, max_length=max_length, chat_template=chat_template,
+    try:  # the records that could be read: the audit reports the rest (a strict load would refuse the whole file)
+        report = inspect_supervision(train if isinstance(train, Dataset) else read(train).dataset, model, max_length=max_length, chat_template=chat_template,
                                      show=show, max_listed=audit_report.max_listed)
     except SftwiseError as exc:
         audit_report.supervision = {"checked": False, "reason": str(exc)}
