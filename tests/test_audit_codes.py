@@ -216,7 +216,8 @@ def test_audit_accepts_datasets_in_memory() -> None:
 
 def test_every_code_of_formats_and_audit_is_covered() -> None:
     load_checks()
-    mine = {c for c, r in RULES.items() if c[:3] in ("SW1", "SW2", "SW3") or c in ("SW401", "SW402", "SW403")}
+    # SW210-SW218 (the supervision report) need a model's tokenizer: tests/training/test_supervision.py triggers each
+    mine = {c for c, r in RULES.items() if (c[:3] in ("SW1", "SW2", "SW3") and not c.startswith("SW21")) or c in ("SW401", "SW402", "SW403")}
     covered = set(CASES) | {"SW119", "SW199", "SW203", "SW204", "SW205", "SW304", "SW403"}  # SW119: test_formats_bad_input
     covered |= {"SW140", "SW141", "SW142", "SW143"}  # file parts: tests/test_audit_limits_targets.py
     assert mine - covered == set()

@@ -13,7 +13,7 @@ Ranges (one per family, so a code says where it comes from):
 
 ========  ==============================================================
 SW1xx     schema and encoding (format readers, ``audit/schema``)
-SW2xx     lengths and truncation (``audit/lengths``)
+SW2xx     lengths and truncation (``audit/lengths``); SW21x supervision (``train/supervision``)
 SW3xx     dataset level: size, system instructions, templates, outliers
 SW4xx     duplicates and leakage (``audit`` first pass, ``hygiene``)
 SW5xx     training-serving skew (``hygiene/skew``)
@@ -167,6 +167,35 @@ CODES: tuple[tuple[str, str, str, str, str, str], ...] = (
     ('SW206', 'near-token-limit', W,
      'An example within 10 % of the per-example token limit.',
      'Chat-template tokens (role markers, end-of-turn) are not counted here and may push it over.', ""),
+    # -- SW210-SW219 which tokens carry loss after the model's chat template (train/supervision.py, `sftwise inspect`) ----
+    ('SW210', 'supervision-summary', I,
+     'The share of tokens that carry loss after the chat template, its distribution per example, and the count of each supervision problem.',
+     'A share far below what you expect (long prompts, short answers) means few gradient tokens per step; zero means the run trains on nothing.',
+     'train.jsonl: SW210 [info] 18.2 % of 41,230 tokens carry loss; per example min/p50/p90/max = 3 / 14 / 31 / 120'),
+    ('SW211', 'no-loss-tokens', E,
+     'An example in which no token carries loss (after truncation at max_length).',
+     'It trains on nothing: the trainer drops it (or, in frameworks that do not check, spends compute on a zero-gradient row).', ""),
+    ('SW212', 'end-of-turn-untrained', E,
+     'A model turn whose end-of-turn / EOS token carries no loss.',
+     'The model never learns to stop: after tuning it runs on into the next turn or to max_new_tokens.', ""),
+    ('SW213', 'prompt-trained', W,
+     'Tokens of the prompt (system, user turns, role headers before the first model turn) carry loss.',
+     'Training on the prompt teaches the model to write prompts, and dilutes the loss on the answer; sftwise masks them unless the mask is broken.', ""),
+    ('SW214', 'truncation-cuts-model-turn', W,
+     'Truncation at max_length cuts into a model turn: supervised tokens (often the end-of-turn token) are lost.',
+     'The model learns a cut-off answer and not to stop; raise max_length or shorten the example.', ""),
+    ('SW215', 'template-no-generation-markers', I,
+     'The chat template has no {% generation %} markers, so the assistant mask cannot be read from it.',
+     'sftwise then finds model turns by rendering each prefix of the conversation (with the generation prompt) and training on the characters a model turn adds; this needs the rendering of a prefix to be a prefix of the whole.', ""),
+    ('SW216', 'template-prefix-mismatch', W,
+     'The generation prompt (what the model is given at serving time) is not a prefix of the training text of the same conversation.',
+     'Training-serving skew in the template itself: the model is trained on text it never sees when it generates. sftwise masks with the template\'s {% generation %} blocks then, or stops when it has none.', ""),
+    ('SW217', 'template-default-system', W,
+     'The chat template injects a default system prompt into examples that have none, and the data never shows it.',
+     'The model is tuned under a system prompt you did not write (SmolLM2: "You are a helpful AI assistant named SmolLM..."); serve with the same template, or give every example your own system instruction.', ""),
+    ('SW218', 'template-error', E,
+     'The chat template raised an error on this example (for example it refuses a system role).',
+     'The trainer cannot render the example; change the data (merge the system instruction into the first user turn) or pass another template (--chat-template).', ""),
     # -- SW3xx a whole split, and train vs validation/test (audit/dataset.py) ------------------------------------------
     ('SW301', 'few-examples', W,
      'Fewer than 100 training examples.',

@@ -77,6 +77,7 @@ class AuditReport(BaseModel):
     target: str | None = None
     max_listed: int = 50
     sftwise_version: str = ""
+    supervision: dict[str, Any] | None = None  # totals of the supervision report (train.supervision), or why it was not checked
 
     @property
     def counts(self) -> dict[str, int]:

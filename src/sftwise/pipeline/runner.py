@@ -103,6 +103,15 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
     data = ctx.config.data
     model, max_tokens = _audit_model_and_limit(ctx)
     report = audit(data.train, validation=data.validation, test=data.test, model=model, max_tokens=max_tokens)
+    written = ["audit.json"]
+    if model and ctx.config.backend != "vertex" and not model.startswith("gemini"):  # the trainer's masking under the model's template
+        from sftwise.train.supervision import add_to_audit
+
+        supervision = add_to_audit(report, data.train, model, max_length=ctx.config.model.max_length,
+                                   chat_template=getattr(ctx.config.train, "chat_template", None))
+        if supervision is not None:
+            write_json(ctx.run_dir / "supervision.json", supervision)
+            written.append("supervision.json")
     write_json(ctx.run_dir / "audit.json", report)
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     warnings = [f for f in report.findings if f.severity is Severity.WARNING]
@@ -113,7 +122,7 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
             f"the audit found {len(errors)} error-level findings (see {ctx.run_dir / 'audit.json'}):\n  {first}\n"
             "Fix the data, or set audit.force: true to tune anyway."
         )
-    return ["audit.json"], summary
+    return written, summary
 
 
 def _audit_model_and_limit(ctx: RunContext) -> tuple[str | None, int | None]:
@@ -439,7 +448,8 @@ def _step_report(ctx: RunContext) -> tuple[list[str], str]:
 
 
 STEPS: list[Step] = [
-    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), [input_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
+    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), c.config.model.max_length,
+                                 getattr(c.config.train, "chat_template", None), [input_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),

@@ -18,6 +18,7 @@ with no loss-bearing token is counted and reported.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     source: str = ""
+    mask: str = "prefix"  # how the labels were found: "prefix" renderings, or the template's "generation" blocks
 
     @property
     def n_loss_tokens(self) -> int:
@@ -135,8 +137,17 @@ def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
     return Example(ids, labels)
 
 
+_GENERATION_BLOCK = re.compile(r"{%-?\s*generation\s*-?%}")
+
+
+def has_generation_markers(template: str | None) -> bool:
+    """Whether a chat template wraps model turns in ``{% generation %}`` blocks (``add_generation_prompt``,
+    which every template mentions, is not one: a substring test would take it for a marker)."""
+    return bool(_GENERATION_BLOCK.search(template or ""))
+
+
 def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]]) -> Example:
-    if "generation" not in (tokenizer.chat_template or ""):
+    if not has_generation_markers(tokenizer.chat_template):
         raise ParameterError(
             "chat_template",
             "the chat template renders earlier turns differently once later turns are added, and has no {% generation %} "
@@ -145,7 +156,21 @@ def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]])
     out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids = list(out["input_ids"])
     mask = list(out["assistant_masks"])
-    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)])
+    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)], mask="generation")
+
+
+def _encode_record(tokenizer: Any, record: Any) -> Example:
+    """:func:`encode_conversation` with a template that raises on the example (one that refuses a
+    system role, say) turned into a clear error naming the example, not a Jinja traceback."""
+    from jinja2 import TemplateError
+
+    try:
+        return encode_conversation(tokenizer, record.conversation)
+    except TemplateError as exc:
+        raise SftwiseError(
+            f"{record.source}: the chat template fails on this example ({exc}). Change the data (e.g. merge the system "
+            "instruction into the first user turn) or pass another template (chat_template); `sftwise inspect` lists every such example."
+        ) from None
 
 
 def prepare_split(
@@ -154,7 +179,7 @@ def prepare_split(
     """Encode every record, apply the over-length policy, count everything that was changed or dropped."""
     out = PreparedSplit(name=name, examples=[], total=len(dataset))
     for record in dataset:
-        ex = encode_conversation(tokenizer, record.conversation)
+        ex = _encode_record(tokenizer, record)
         ex.source = str(record.source)
         out.max_tokens = max(out.max_tokens, len(ex.input_ids))
         if len(ex.input_ids) > max_length:
