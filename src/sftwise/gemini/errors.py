@@ -87,6 +87,21 @@ def is_api_error(exc: BaseException) -> bool:
         return False
 
 
+def auth_failure(action: str, exc: BaseException) -> str:
+    """One line for credentials that cannot be used: expired or revoked (RefreshError), none at all
+    (DefaultCredentialsError), or a token endpoint that cannot be reached (TransportError)."""
+    from google.auth import exceptions as auth_exc
+
+    detail = redact(" ".join(str(exc).split()))[:300]
+    if isinstance(exc, auth_exc.TransportError):
+        return (f"{action}: cannot reach Google's token endpoint to authenticate ({detail}). Check the network or proxy, then run "
+                "`gcloud auth application-default login`; set the project and region with GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION "
+                "(or --project / --location).")
+    return (f"{action}: your Google credentials could not be used ({detail}). "
+            "Run `gcloud auth application-default login` again (tokens expire), or check GOOGLE_APPLICATION_CREDENTIALS; "
+            "set the project and region with GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION (or --project / --location).")
+
+
 def with_retries(
     fn: Callable[[], T],
     *,
@@ -105,11 +120,8 @@ def with_retries(
             return fn()
         except SftwiseError:
             raise
-        except (auth_exc.RefreshError, auth_exc.DefaultCredentialsError) as exc:
-            raise SftwiseError(
-                f"{action}: your Google credentials could not be used ({exc}). "
-                "Run `gcloud auth application-default login` again (tokens expire), or check GOOGLE_APPLICATION_CREDENTIALS."
-            ) from None
+        except (auth_exc.RefreshError, auth_exc.DefaultCredentialsError, auth_exc.TransportError) as exc:
+            raise SftwiseError(auth_failure(action, exc)) from None
         except Exception as exc:
             if not is_api_error(exc):
                 raise

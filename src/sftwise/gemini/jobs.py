@@ -181,6 +181,11 @@ def _check_name(name: str) -> None:
         raise SftwiseError(f"job name {name!r} is not projects/P/locations/L/tuningJobs/ID; see `sftwise jobs list`")
 
 
+def _sleep(seconds: float) -> None:
+    """The wait between polls (a test replaces it to interrupt a run mid-poll)."""
+    time.sleep(seconds)
+
+
 def wait_for_job(
     client: Any,
     name: str,
@@ -188,9 +193,13 @@ def wait_for_job(
     interval_s: float = 60.0,
     timeout_s: float | None = None,
     echo: Callable[[str], Any] | None = None,
-    sleep: Callable[[float], Any] = time.sleep,
+    sleep: Callable[[float], Any] | None = None,
 ) -> JobInfo:
-    """Poll until the job ends, showing state and elapsed time in a rich progress display."""
+    """Poll until the job ends, showing state and elapsed time in a rich progress display.
+
+    ``sleep`` defaults to :func:`_sleep`, looked up at each call so a test can stand in for the wait.
+    """
+    sleep = sleep or _sleep
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
