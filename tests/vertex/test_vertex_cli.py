@@ -90,4 +90,7 @@ def test_train_config_bucket_project_and_location_are_used(emulator, datasets, t
     result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait"])
     assert result.exit_code == 2 and "region 'mars-central1' does not offer Gemini tuning" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait", "--location", LOCATION])
+    assert result.exit_code == 2 and "already holds tuning job" in result.output  # the same request: never a second job by accident
+    result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait", "--location", LOCATION, "--force"])
     assert result.exit_code == 0, result.output  # a flag wins over the spec
+    assert len(emulator.bodies("POST", f"/v1beta1/projects/{PROJECT}/locations/{LOCATION}/tuningJobs")) == 2

@@ -55,7 +55,7 @@ def test_create_request_body_is_exactly_what_the_service_expects(emulator, datas
 def test_defaults_are_the_recommended_ones_and_uploads_are_not_repeated(emulator, datasets, tmp_path):
     train, _ = datasets
     train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
-    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", force=True, echo=quiet)
     first, second = emulator.bodies("POST", f"{PARENT}/tuningJobs")
     assert first == second
     assert first["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 3, "learningRateMultiplier": 1.0, "adapterSize": "ADAPTER_SIZE_FOUR"}
@@ -195,7 +195,7 @@ def test_429_is_retried_then_succeeds_and_persistent_429_is_explained(emulator, 
     assert len(emulator.bodies("POST", "/tuningJobs")) == 3
     emulator.inject("/tuningJobs", 429, "Quota exceeded for tuning", method="POST", times=10)
     with pytest.raises(SftwiseError, match=r"quota exhausted \(429\) after 5 attempt\(s\): Quota exceeded for tuning"):
-        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", force=True, echo=quiet)
 
 
 def test_5xx_while_polling_is_retried(emulator, datasets, tmp_path):
@@ -239,7 +239,7 @@ def test_list_pages_through_the_service(emulator, tmp_path):
 
     emulator.objects[("sftwise-test", "d/train.jsonl")] = b"{}\n"
     for _ in range(3):
-        train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), echo=quiet)
+        train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), force=True, echo=quiet)
     client = emulator_client()
     assert [j.name.rsplit("/", 1)[1] for j in list_jobs(client, limit=2)] == ["1001", "1002"]
     assert len(list_jobs(client, limit=50)) == 3

@@ -194,6 +194,7 @@ def train_vertex(
         ctx = resolve_context(project, location)
     if client is None:
         client = genai_client(ctx)
+    local_train = train_path if train_local else None  # what a new job's cost is counted on
     if train_local or val_local:
         storage = storage if storage is not None else storage_client(ctx)
         if train_local:
@@ -211,10 +212,10 @@ def train_vertex(
         if same and not force:
             if not resume:
                 raise ParameterError("run_dir", f"{run_dir} already holds tuning job {old_name} for this very request: pass --resume to attach "
-                                     f"to it, or --force to create a second job ({_cost_line(spec, train_path, train_local, limits.model)}).")
+                                     f"to it, or --force to create a second job ({_cost_line(spec, local_train, limits.model)}).")
             return _attach(client, old_name, record, run_dir, limits.model, wait, poll_interval_s, echo)
         why = "--force" if same else f"the request changed ({', '.join(_changed(old_request or {}, record))})"
-        echo(f"{why}: creating a new tuning job beside {old_name}, {_cost_line(spec, train_path, train_local, limits.model)}")
+        echo(f"{why}: creating a new tuning job beside {old_name}, {_cost_line(spec, local_train, limits.model)}")
         echo(f"  if the earlier job still runs, cancel it with: sftwise jobs cancel {old_name}")
 
     job = with_retries(lambda: vjobs.tune(client, **kwargs), action=f"creating the tuning job for {limits.model}", retry_codes=(429, 503))  # 4. create
@@ -254,9 +255,9 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def _cost_line(spec: TrainSpec, train_path: str, train_local: bool, model: str) -> str:
+def _cost_line(spec: TrainSpec, train_path: str | None, model: str) -> str:
     """What a new job costs, from the local training file (offline token estimate); for gs:// data, where to look."""
-    if not train_local:
+    if train_path is None:
         return "a new paid job: `sftwise recommend --model MODEL TRAIN` estimates its cost"
     from sftwise.gemini.cost import estimate_dataset_cost
 
