@@ -67,7 +67,7 @@ def test_full_run_on_vertex_tunes_once_diagnoses_evaluates_the_endpoints_and_rep
     assert len(created(emulator)) == 1
     assert {name: s.status for name, s in state.steps.items()} == {name: "done" for name in
                                                                    ("audit", "baseline", "recommend", "train", "diagnose", "eval", "compare", "report")}
-    assert state.steps["train"].summary.startswith("job 1001 succeeded, 3 epochs")  # was: 'VertexRun' object has no attribute 'summary'
+    assert state.steps["train"].summary.startswith("job 1001 succeeded, 3 epochs (set by the service)")  # was: 'VertexRun' object has no attribute 'summary'
     # the curves, read back as metric points, diagnosed: the emulator's validation loss bottoms out at epoch 2
     diagnosis = json.loads((run_dir / "diagnosis.json").read_text())
     assert diagnosis["best_epoch"] == 2 and (run_dir / "train" / "metrics.jsonl").is_file()
@@ -95,6 +95,7 @@ def test_the_recommended_lr_multiplier_and_adapter_reach_the_request(emulator, v
     (body,) = created(emulator)
     hp = body["supervisedTuningSpec"]["hyperParameters"]
     assert hp["learningRateMultiplier"] == pytest.approx(rec["lr_multiplier"])  # was: 1.0 (the open-model translation dropped it)
+    assert rec["epochs"] is None and "epochCount" not in hp  # 'default' epochs: the service sets them from the dataset size
     assert hp["adapterSize"] == f"ADAPTER_SIZE_{['ONE', 'TWO', 'FOUR', 'EIGHT', 'SIXTEEN'][[1, 2, 4, 8, 16].index(rec['adapter_size'])]}"
 
 
@@ -168,7 +169,7 @@ def test_new_job_and_a_changed_request_create_a_new_job_and_say_what_it_costs(em
     lines: list[str] = []
     run_pipeline(vertex_config({"epochs": 2}), tmp_path / "run", echo=lines.append)
     assert len(created(emulator)) == 2
-    assert any(line.startswith("the request changed (epoch_count 3 -> 2): creating a new tuning job beside") and "costing ~$" in line for line in lines)
+    assert any(line.startswith("the request changed (epoch_count None -> 2): creating a new tuning job beside") and "costing ~$" in line for line in lines)
     lines.clear()
     (tmp_path / "run" / "pipeline_state.json").unlink()  # every step runs again: the job is attached to, not re-created
     run_pipeline(vertex_config({"epochs": 2}), tmp_path / "run", echo=lines.append)
@@ -191,3 +192,32 @@ def test_an_epoch_past_the_last_is_a_config_error(emulator, vertex_config, tmp_p
     with pytest.raises(SftwiseError, match=r"vertex\.eval_checkpoint: epoch 7 is past the job's last epoch \(3\)"):
         run_pipeline(vertex_config(eval_checkpoint=7), tmp_path / "run", echo=quiet)
     assert len(created(emulator)) == 1
+
+
+def test_the_annotated_example_runs_through_the_cli_with_one_job(emulator, tmp_path):
+    """``sftwise run examples/pipeline-vertex.yaml`` as a user runs it, with their project and bucket filled in."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from sftwise.cli import app
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "examples" / "pipeline-vertex.yaml").read_text(encoding="utf-8")
+    for placeholder, value in (("YOUR_PROJECT", PROJECT), ("gs://YOUR_BUCKET/sftwise", "gs://sftwise-test/sftwise"),
+                               ("poll_interval_s: 60", "poll_interval_s: 0"), ("# max_examples: 50", "max_examples: 6"),
+                               ("../src/", f"{root}/src/")):
+        assert placeholder in text
+        text = text.replace(placeholder, value)
+    config = tmp_path / "pipeline-vertex.yaml"
+    config.write_text(text, encoding="utf-8")
+    emulator.responder = tuned_answers_right
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "Report:" in result.output and len(created(emulator)) == 1
+    (body,) = created(emulator)
+    assert body["tunedModelDisplayName"] == "sftwise-tickets-gemini"
+    assert body["supervisedTuningSpec"]["trainingDatasetUri"].startswith("gs://sftwise-test/sftwise/")
+    result = runner.invoke(app, ["run", str(config), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0 and "up to date" in result.output and len(created(emulator)) == 1

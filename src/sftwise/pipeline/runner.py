@@ -320,7 +320,7 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
     spec = TrainSpec.build(fields)
     note = ""
     if vertex_steps.is_vertex(ctx):
-        result = vertex_steps.train_on_vertex(ctx, spec)  # bucket, project, location: from the spec
+        result = vertex_steps.train_on_vertex(ctx, spec, rec)  # bucket, project, location: from the spec
     else:
         from sftwise.train.local import OverlongExamples, train
 

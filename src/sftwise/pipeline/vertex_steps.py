@@ -36,14 +36,19 @@ def recommended_vertex_fields(rec: dict[str, Any]) -> dict[str, Any]:
     return {key: rec[key] for key in VERTEX_RECOMMENDED if rec.get(key) is not None}
 
 
-def train_on_vertex(ctx: RunContext, spec: Any) -> Any:
-    """Create (or attach to) the run's tuning job and wait for it: a :class:`~sftwise.train.vertex.VertexRun`."""
+def train_on_vertex(ctx: RunContext, spec: Any, rec: dict[str, Any]) -> Any:
+    """Create (or attach to) the run's tuning job and wait for it: a :class:`~sftwise.train.vertex.VertexRun`.
+
+    Epochs the recommendation leaves to the service ("default", the guide's advice for Gemini 2.x)
+    are not sent, unless ``train.epochs`` sets them.
+    """
     from sftwise.train.vertex import train_vertex
 
     vertex = ctx.config.vertex
     return train_vertex(
         spec,
         wait=True,
+        service_epochs=rec.get("epochs") is None and ctx.config.train.epochs is None,
         display_name=vertex.display_name or f"sftwise-{ctx.config.name}",
         poll_interval_s=vertex.poll_interval_s,
         resume=True,

@@ -74,7 +74,8 @@ class VertexRun(BaseModel):
         """One line for the pipeline's step log: the job, its state, what it ran, what it produced."""
         job_id = self.job.name.rsplit("/", 1)[-1]
         parts = [f"job {job_id} {self.job.state.removeprefix('JOB_STATE_').lower()}" + (" (attached)" if self.attached else "")]
-        parts.append(f"{self.request.get('epoch_count')} epochs, lr multiplier {self.request.get('learning_rate_multiplier')}, "
+        epochs = self.request.get("epoch_count") or self.job.epoch_count
+        parts.append(f"{epochs or 'service-default'} epochs{'' if self.request.get('epoch_count') else ' (set by the service)'}, lr multiplier {self.request.get('learning_rate_multiplier')}, "
                      f"{self.request.get('adapter_size', '').removeprefix('ADAPTER_SIZE_').lower()} adapter")
         if self.job.tuning_steps:
             parts.append(f"{self.job.tuning_steps} steps")
@@ -125,16 +126,22 @@ def validate_for_vertex(train: str, validation: str | None, model: str, *, max_l
     )
 
 
-def build_request(spec: TrainSpec, model: str, train_uri: str, validation_uri: str | None, display_name: str | None) -> tuple[dict[str, Any], Any]:
-    """The ``tunings.tune`` keyword arguments for ``spec`` (and a plain-dict view of them for the record)."""
+def build_request(spec: TrainSpec, model: str, train_uri: str, validation_uri: str | None, display_name: str | None,
+                  *, service_epochs: bool = False) -> tuple[dict[str, Any], Any]:
+    """The ``tunings.tune`` keyword arguments for ``spec`` (and a plain-dict view of them for the record).
+
+    ``service_epochs``: send no epoch count, so the service sets it from the dataset size (what the
+    guide recommends for Gemini 2.x); ``spec.epochs`` is then not used.
+    """
     from google.genai import types
 
     limits = resolve_model(model)
     adapter = adapter_enum(spec.adapter_size or limits.default_adapter_size, limits)
     multiplier = spec.lr_multiplier if spec.lr_multiplier is not None else 1.0
     name = (display_name or f"sftwise-{Path(spec.run_dir).name}")[:MAX_DISPLAY_NAME]
+    epochs = None if service_epochs else spec.epochs
     config = types.CreateTuningJobConfig(
-        epoch_count=spec.epochs,
+        epoch_count=epochs,
         learning_rate_multiplier=multiplier,
         adapter_size=adapter,
         tuned_model_display_name=name,
@@ -142,7 +149,7 @@ def build_request(spec: TrainSpec, model: str, train_uri: str, validation_uri: s
     )
     kwargs = {"base_model": limits.model, "training_dataset": types.TuningDataset(gcs_uri=train_uri), "config": config}
     record = {"base_model": limits.model, "training_dataset_uri": train_uri, "validation_dataset_uri": validation_uri,
-              "epoch_count": spec.epochs, "learning_rate_multiplier": multiplier, "adapter_size": adapter,
+              "epoch_count": epochs, "learning_rate_multiplier": multiplier, "adapter_size": adapter,
               "tuned_model_display_name": name}
     return kwargs, record
 
@@ -158,6 +165,7 @@ def train_vertex(
     poll_interval_s: float = 60.0,
     resume: bool = False,
     force: bool = False,
+    service_epochs: bool = False,
     client: Any = None,
     storage: Any = None,
     echo: Callable[[str], Any] = print,
@@ -166,7 +174,7 @@ def train_vertex(
 
     ``client`` / ``storage`` (a google-genai client, a google-cloud-storage client) are built from
     Application Default Credentials when not given. ``resume`` attaches to the job an earlier run
-    recorded in ``spec.run_dir`` for the same request; ``force`` creates a new one anyway. Returns a
+    recorded in ``spec.run_dir`` for the same request; ``force`` creates a new one anyway; ``service_epochs`` leaves the epoch count to the service. Returns a
     :class:`VertexRun`; raises :class:`SftwiseError` with what to fix for every expected failure.
     """
     run_dir = Path(spec.run_dir)
@@ -204,7 +212,7 @@ def train_vertex(
             echo(f"uploading {val_path} ...")
             val_path = upload_file(storage, val_path, bucket)
 
-    kwargs, record = build_request(spec, limits.model, train_path, val_path, display_name)
+    kwargs, record = build_request(spec, limits.model, train_path, val_path, display_name, service_epochs=service_epochs)
     previous = recorded_job(run_dir)
     if previous is not None:  # never a second paid job by accident
         old_name, old_request = previous
@@ -212,10 +220,10 @@ def train_vertex(
         if same and not force:
             if not resume:
                 raise ParameterError("run_dir", f"{run_dir} already holds tuning job {old_name} for this very request: pass --resume to attach "
-                                     f"to it, or --force to create a second job ({_cost_line(spec, local_train, limits.model)}).")
+                                     f"to it, or --force to create a second job ({_cost_line(record.get('epoch_count'), local_train, limits.model)}).")
             return _attach(client, old_name, record, run_dir, limits.model, wait, poll_interval_s, echo)
         why = "--force" if same else f"the request changed ({', '.join(_changed(old_request or {}, record))})"
-        echo(f"{why}: creating a new tuning job beside {old_name}, {_cost_line(spec, local_train, limits.model)}")
+        echo(f"{why}: creating a new tuning job beside {old_name}, {_cost_line(record.get('epoch_count'), local_train, limits.model)}")
         echo(f"  if the earlier job still runs, cancel it with: sftwise jobs cancel {old_name}")
 
     job = with_retries(lambda: vjobs.tune(client, **kwargs), action=f"creating the tuning job for {limits.model}", retry_codes=(429, 503))  # 4. create
@@ -255,14 +263,16 @@ def _changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def _cost_line(spec: TrainSpec, train_path: str | None, model: str) -> str:
+def _cost_line(epochs: int | None, train_path: str | None, model: str) -> str:
     """What a new job costs, from the local training file (offline token estimate); for gs:// data, where to look."""
     if train_path is None:
         return "a new paid job: `sftwise recommend --model MODEL TRAIN` estimates its cost"
     from sftwise.gemini.cost import estimate_dataset_cost
 
     try:
-        cost = estimate_dataset_cost(train_path, spec.epochs or 3, model=model, token_counter=None)
+        from sftwise.recommend import SERVICE_DEFAULT_EPOCHS
+
+        cost = estimate_dataset_cost(train_path, epochs or SERVICE_DEFAULT_EPOCHS, model=model, token_counter=None)
     except SftwiseError:
         return "a new paid job"
     return f"a new paid job costing {cost.line()}"
