@@ -91,6 +91,7 @@ def train(
     project: Optional[str] = typer.Option(None, "--project", help="vertex: Google Cloud project"),
     location: Optional[str] = typer.Option(None, "--location", help="vertex: region, e.g. us-central1"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="vertex: poll until the job ends"),
+    poll: float = typer.Option(60.0, "--poll", min=0.0, help="vertex: seconds between polls of the job's state"),
     display_name: Optional[str] = typer.Option(None, "--display-name", help="vertex: tuned model display name"),
     json_out: Optional[Path] = json_option("write the result as JSON"),
 ) -> None:
@@ -128,7 +129,7 @@ def train(
         except ImportError as exc:
             raise SftwiseError(f"the Vertex backend is not available ({exc}); install sftwise[gemini]") from None
         result = train_vertex(spec, bucket=bucket, project=project, location=location, wait=wait, display_name=display_name,
-                              resume=resume, force=force)
+                              poll_interval_s=poll, resume=resume, force=force)
     else:
         from rich.console import Console
 

@@ -298,11 +298,11 @@ def _follow(client: Any, result: VertexRun, model: str, wait: bool, poll_interva
         try:
             info = vjobs.wait_for_job(client, info.name, interval_s=poll_interval_s)
         except KeyboardInterrupt:
-            echo(f"\ninterrupted: tuning job {info.name} keeps running on the service. Re-run the same command to attach to it "
+            echo(f"\ninterrupted: tuning job {info.name} keeps running on the service. Re-run the same command (`sftwise train` with --resume) to attach to it "
                  f"(no new job), or cancel it: sftwise jobs cancel {info.name}")
             raise
         except SftwiseError as exc:
-            raise SftwiseError(f"{exc}\nTuning job {info.name} keeps running on the service: re-run the same command to attach to it "
+            raise SftwiseError(f"{exc}\nTuning job {info.name} keeps running on the service: re-run the same command (`sftwise train` with --resume) to attach to it "
                                f"(no new job is created), or cancel it: sftwise jobs cancel {info.name}") from None
         result.job = info
         write_json(run_dir / vjobs.JOB_FILE, info)
