@@ -221,3 +221,14 @@ def test_the_annotated_example_runs_through_the_cli_with_one_job(emulator, tmp_p
     assert body["supervisedTuningSpec"]["trainingDatasetUri"].startswith("gs://sftwise-test/sftwise/")
     result = runner.invoke(app, ["run", str(config), "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0 and "up to date" in result.output and len(created(emulator)) == 1
+
+
+def test_changing_the_evaluated_checkpoint_reruns_eval_only_and_attaches_nothing_new(emulator, vertex_config, tmp_path):
+    run_pipeline(vertex_config(), tmp_path / "run", echo=quiet)
+    lines: list[str] = []
+    state = run_pipeline(vertex_config(eval_checkpoint=1), tmp_path / "run", echo=lines.append)
+    assert state.steps["eval"].outputs == ["eval/tuned", "eval/checkpoint-1"]
+    assert any(line.startswith("✓ train     up to date") for line in lines) and len(created(emulator)) == 1
+    assert "endpoints/10011" in generate_paths(emulator)
+    run_pipeline(vertex_config(display_name="tickets-v3"), tmp_path / "run", echo=quiet)  # part of the request: a new job
+    assert len(created(emulator)) == 2 and list(emulator.jobs.values())[-1].body["tunedModelDisplayName"] == "tickets-v3"

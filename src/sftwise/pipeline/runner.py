@@ -457,9 +457,9 @@ STEPS: list[Step] = [
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),
-    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [input_digest(c.split_paths()[k]) for k in ("train", "validation")]), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [input_digest(c.split_paths()[k]) for k in ("train", "validation")], *vertex_steps.train_inputs(c)), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
     Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled, "train"),
-    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test", "eval_checkpoint": "vertex.eval_checkpoint"}),
+    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(), *vertex_steps.eval_inputs(c)), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test", "eval_checkpoint": "vertex.eval_checkpoint"}),
     Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled, "eval"),
     Step("report", ("audit", "baseline", "recommend", "diagnose", "eval", "compare"), lambda c: (_version(),), _step_report, lambda c: c.config.report),
 ]

@@ -31,6 +31,18 @@ def is_vertex(ctx: RunContext) -> bool:
     return ctx.config.backend == "vertex"
 
 
+def train_inputs(ctx: RunContext) -> tuple[Any, ...]:
+    """What the train step's fingerprint covers besides a local run's: the display name is part of
+    the job's request (a change makes a new job); the poll interval is not. Empty for a local run,
+    so its fingerprints stay as they were."""
+    return (ctx.config.vertex.display_name,) if is_vertex(ctx) else ()
+
+
+def eval_inputs(ctx: RunContext) -> tuple[Any, ...]:
+    """The eval step's extra fingerprint input on Vertex: which checkpoint is evaluated beside the tuned endpoint."""
+    return (ctx.config.vertex.eval_checkpoint,) if is_vertex(ctx) else ()
+
+
 def recommended_vertex_fields(rec: dict[str, Any]) -> dict[str, Any]:
     """The recommendation's Gemini hyperparameters that the tuning job is created with."""
     return {key: rec[key] for key in VERTEX_RECOMMENDED if rec.get(key) is not None}
