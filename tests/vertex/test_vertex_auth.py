@@ -55,3 +55,15 @@ def test_inside_an_eval_they_are_per_example_errors(unreachable_token_endpoint, 
     predictions = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 3
     assert all("cannot reach Google's token endpoint" in (p.get("error") or "") for p in predictions)
+
+
+
+def test_callers_that_word_errors_themselves_get_the_same_line():
+    """``describe_api_error`` (token counting, storage) words an auth failure as with_retries does."""
+    from google.auth.exceptions import RefreshError, TransportError
+
+    from sftwise.gemini.errors import describe_api_error
+
+    assert describe_api_error(TransportError("Connection refused"), "countTokens").startswith(
+        "countTokens: cannot reach Google's token endpoint to authenticate (Connection refused)")
+    assert "gcloud auth application-default login` again" in describe_api_error(RefreshError("invalid_grant: Token has been expired"), "countTokens")

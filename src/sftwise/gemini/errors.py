@@ -50,6 +50,8 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 def describe_api_error(exc: BaseException, action: str, attempts: int | None = None) -> str:
     """``action`` (e.g. "creating the tuning job") failed: what the service said and what to do."""
+    if _is_auth_error(exc):
+        return auth_failure(action, exc)
     code = error_code(exc)
     attempts = attempts or RETRY_ATTEMPTS
     message = getattr(exc, "message", None) or str(exc)
@@ -74,6 +76,15 @@ def describe_api_error(exc: BaseException, action: str, attempts: int | None = N
     if code is not None and code >= 500:
         return f"{action}: the service failed ({code}) after {attempts} attempt(s): {message}. This is on Google's side; retry later."
     return f"{action}: {type(exc).__name__}: {message}"
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    """Credentials that cannot be used: expired or revoked, missing, or a token endpoint out of reach."""
+    try:
+        from google.auth import exceptions as auth_exc
+    except ImportError:  # pragma: no cover - google-auth comes with google-genai
+        return False
+    return isinstance(exc, (auth_exc.RefreshError, auth_exc.DefaultCredentialsError, auth_exc.TransportError))
 
 
 def is_api_error(exc: BaseException) -> bool:
@@ -112,17 +123,15 @@ def with_retries(
     on_retry: Callable[[str], Any] | None = None,
 ) -> T:
     """Call ``fn``; retry quota and server errors with exponential backoff; raise SftwiseError otherwise."""
-    from google.auth import exceptions as auth_exc
-
     attempts = attempts or RETRY_ATTEMPTS
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except SftwiseError:
             raise
-        except (auth_exc.RefreshError, auth_exc.DefaultCredentialsError, auth_exc.TransportError) as exc:
-            raise SftwiseError(auth_failure(action, exc)) from None
         except Exception as exc:
+            if _is_auth_error(exc):  # never retried: the same credentials fail the same way
+                raise SftwiseError(auth_failure(action, exc)) from None
             if not is_api_error(exc):
                 raise
             code = error_code(exc)
