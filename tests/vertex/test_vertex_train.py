@@ -265,3 +265,24 @@ def test_curves_unavailable_is_a_warning_once_the_job_succeeded(emulator, datase
     assert run.job.state == "JOB_STATE_SUCCEEDED" and run.metrics_points == 0
     assert any(line.startswith("warning: could not fetch the training curves") and "not found (404)" in line for line in lines)
     assert any(line.startswith("tuned model endpoint: projects/") for line in lines)
+
+
+def test_both_tuners_return_one_result_shape(emulator, datasets, tmp_path):
+    """The pipeline records ``result.summary`` of either tuner (a VertexRun had none: the train step crashed after paying)."""
+    from sftwise.train.local import TrainResult
+    from sftwise.train.spec import TuningResult
+
+    train, val = datasets
+    run = train_vertex(spec(train, val, tmp_path), bucket="gs://sftwise-test", wait=True, poll_interval_s=0, echo=quiet)
+    assert isinstance(run, TuningResult) and isinstance(TrainResult(run_dir="r", epochs_run=1, steps=2, tokens_seen=3), TuningResult)
+    assert run.summary == "job 1001 succeeded, 3 epochs, lr multiplier 1.0, four adapter, 12 steps, 15 metric points, 3 checkpoints"
+    assert run.checkpoints == ["1", "2", "3"]
+    assert run.request["project"] == PROJECT and run.request["location"] == "us-central1"
+
+
+def test_another_region_is_another_job_not_an_attach(emulator, datasets, tmp_path):
+    train, _ = datasets
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", location="us-central1", echo=quiet)
+    lines: list[str] = []
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", location="europe-west4", resume=True, echo=lines.append)
+    assert any("the request changed (location 'us-central1' -> 'europe-west4')" in line for line in lines)

@@ -213,6 +213,8 @@ def train_vertex(
             val_path = upload_file(storage, val_path, bucket)
 
     kwargs, record = build_request(spec, limits.model, train_path, val_path, display_name, service_epochs=service_epochs)
+    # where the job lives is part of the request: another project or region is another job, not this one
+    record |= {"project": ctx.project if ctx else project, "location": ctx.location if ctx else location}
     previous = recorded_job(run_dir)
     if previous is not None:  # never a second paid job by accident
         old_name, old_request = previous
