@@ -232,3 +232,48 @@ def test_changing_the_evaluated_checkpoint_reruns_eval_only_and_attaches_nothing
     assert "endpoints/10011" in generate_paths(emulator)
     run_pipeline(vertex_config(display_name="tickets-v3"), tmp_path / "run", echo=quiet)  # part of the request: a new job
     assert len(created(emulator)) == 2 and list(emulator.jobs.values())[-1].body["tunedModelDisplayName"] == "tickets-v3"
+
+
+KILLED_RUN = """
+import sys
+from google.oauth2.credentials import Credentials
+from sftwise.gemini import client
+from sftwise.pipeline.config import PipelineConfig
+from sftwise.pipeline.runner import run_pipeline
+
+client.default_credentials = lambda: (Credentials(token="test-token"), "demo-project")
+config = PipelineConfig.model_validate_json(open(sys.argv[1]).read())
+run_pipeline(config, sys.argv[2], echo=lambda line: None)
+"""
+
+
+def test_a_real_kill_while_polling_and_a_rerun_make_one_job(emulator, vertex_config, tmp_path):
+    """SIGKILL (no handler runs) between two polls: the job's name is already on disk, the re-run attaches."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = vertex_config(poll_interval_s=30)  # the child sleeps between polls: that is when it is killed
+    (tmp_path / "config.json").write_text(config.model_dump_json(), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path / "config.json"), str(run_dir)],
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(job.polls for job in emulator.jobs.values()):
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the child never polled its job"
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert len(created(emulator)) == 1 and (run_dir / "train" / "vertex_request.json").is_file()
+    assert load_state(run_dir).steps["train"].status == "running"  # killed mid-step: nothing recorded it as done or failed
+
+    lines: list[str] = []
+    state = run_pipeline(vertex_config(poll_interval_s=30), run_dir, echo=lines.append)  # same config: the same request
+    assert len(created(emulator)) == 1
+    assert any(line.startswith(f"attaching to tuning job {PARENT}/tuningJobs/1001") for line in lines)
+    assert state.steps["report"].status == "done"
