@@ -15,8 +15,8 @@ The order matters and is the point of this module:
    spec, learning-rate multiplier (default 1.0, the service's recommendation for a first run), adapter
    size (the model's default unless given), validation set, display name. 429 and 503 are retried;
    400 / 403 become a sentence saying what to fix.
-5. Write ``run_dir/vertex_job.json`` the moment the service returns the job (before any polling),
-   then the request record ``vertex_request.json``; print the job name and console link; with
+5. Write ``run_dir/vertex_request.json`` (the job's name and the request) the moment the service
+   returns the job, before any polling, then ``vertex_job.json`` (the job as last seen); print the job name and console link; with
    ``wait=True`` poll until a terminal state, then fetch the curves into ``run_dir/metrics.jsonl``
    (so ``sftwise diagnose`` and ``report`` work unchanged). A job that fails server-side raises with
    the service's error and the likely dataset cause.
@@ -74,9 +74,10 @@ class VertexRun(BaseModel):
         """One line for the pipeline's step log: the job, its state, what it ran, what it produced."""
         job_id = self.job.name.rsplit("/", 1)[-1]
         parts = [f"job {job_id} {self.job.state.removeprefix('JOB_STATE_').lower()}" + (" (attached)" if self.attached else "")]
-        epochs = self.request.get("epoch_count") or self.job.epoch_count
-        parts.append(f"{epochs or 'service-default'} epochs{'' if self.request.get('epoch_count') else ' (set by the service)'}, lr multiplier {self.request.get('learning_rate_multiplier')}, "
-                     f"{self.request.get('adapter_size', '').removeprefix('ADAPTER_SIZE_').lower()} adapter")
+        sent = self.request.get("epoch_count")
+        epochs = f"{sent} epochs" if sent else f"{self.job.epoch_count or '?'} epochs (set by the service)"
+        adapter = str(self.request.get("adapter_size") or "").removeprefix("ADAPTER_SIZE_").lower()
+        parts.append(f"{epochs}, lr multiplier {self.request.get('learning_rate_multiplier')}, {adapter} adapter")
         if self.job.tuning_steps:
             parts.append(f"{self.job.tuning_steps} steps")
         if self.metrics_points:
@@ -174,8 +175,9 @@ def train_vertex(
 
     ``client`` / ``storage`` (a google-genai client, a google-cloud-storage client) are built from
     Application Default Credentials when not given. ``resume`` attaches to the job an earlier run
-    recorded in ``spec.run_dir`` for the same request; ``force`` creates a new one anyway; ``service_epochs`` leaves the epoch count to the service. Returns a
-    :class:`VertexRun`; raises :class:`SftwiseError` with what to fix for every expected failure.
+    recorded in ``spec.run_dir`` for the same request; ``force`` creates a new one anyway;
+    ``service_epochs`` leaves the epoch count to the service. Returns a :class:`VertexRun`; raises
+    :class:`SftwiseError` with what to fix for every expected failure.
     """
     run_dir = Path(spec.run_dir)
     bucket, project, location = bucket or spec.bucket, project or spec.project, location or spec.location  # arguments win over the spec
