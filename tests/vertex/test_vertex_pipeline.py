@@ -99,10 +99,14 @@ def test_the_recommended_lr_multiplier_and_adapter_reach_the_request(emulator, v
     assert hp["adapterSize"] == f"ADAPTER_SIZE_{['ONE', 'TWO', 'FOUR', 'EIGHT', 'SIXTEEN'][[1, 2, 4, 8, 16].index(rec['adapter_size'])]}"
 
 
-def test_configured_hyperparameters_and_display_name_win_over_the_recommendation(emulator, vertex_config, tmp_path):
-    config = vertex_config({"epochs": 2, "lr_multiplier": 0.5, "adapter_size": 8, "location": LOCATION, "project": PROJECT},
+def test_configured_project_region_hyperparameters_and_display_name_reach_the_requests(emulator, vertex_config, tmp_path):
+    config = vertex_config({"epochs": 2, "lr_multiplier": 0.5, "adapter_size": 8, "location": "europe-west4", "project": "yaml-project"},
                            display_name="tickets-v2", eval_checkpoint="none")
     state = run_pipeline(config, tmp_path / "run", echo=quiet)
+    where = "/v1beta1/projects/yaml-project/locations/europe-west4"
+    assert [r.path for r in emulator.requests if r.method == "POST" and r.path.endswith("/tuningJobs")] == [f"{where}/tuningJobs"]
+    generated = {r.path for r in emulator.requests if r.path.endswith(":generateContent")}
+    assert generated == {f"{where}/publishers/google/models/gemini-2.5-flash:generateContent", f"{where}/endpoints/1001:generateContent"}
     (body,) = created(emulator)
     assert body["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 2, "learningRateMultiplier": 0.5, "adapterSize": "ADAPTER_SIZE_EIGHT"}
     assert body["tunedModelDisplayName"] == "tickets-v2"

@@ -277,7 +277,7 @@ def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
 
 def _generator_spec(ctx: RunContext, model: str) -> str:
     if ctx.config.backend == "vertex" or model.startswith("gemini"):
-        return model if model.startswith("gemini:") else f"gemini:{model}"
+        return vertex_steps.gemini_spec(ctx, model)
     if ":" in model and not os.path.exists(model) and not is_gguf_reference(model):
         return model  # already a spec such as openai:NAME@URL
     return f"hf:{model}"

@@ -48,6 +48,23 @@ def recommended_vertex_fields(rec: dict[str, Any]) -> dict[str, Any]:
     return {key: rec[key] for key in VERTEX_RECOMMENDED if rec.get(key) is not None}
 
 
+def gemini_spec(ctx: RunContext, model: str) -> str:
+    """``gemini:...`` for a Gemini model the baseline queries, in the config's project and region.
+
+    With ``train.project`` or ``train.location`` set, a base model id becomes its full resource name
+    (``projects/P/locations/L/publishers/google/models/M``), so the untuned model is asked where the
+    job is tuned, not wherever the environment's defaults point; an endpoint names its own.
+    """
+    name = model.removeprefix("gemini:")
+    train = ctx.config.train
+    if name.startswith("projects/") or not (train.project or train.location):
+        return f"gemini:{name}"
+    from sftwise.gemini.client import resolve_context
+
+    where = resolve_context(train.project, train.location, for_tuning=False)
+    return f"gemini:projects/{where.project}/locations/{where.location}/publishers/google/models/{name}"
+
+
 def train_on_vertex(ctx: RunContext, spec: Any, rec: dict[str, Any]) -> Any:
     """Create (or attach to) the run's tuning job and wait for it: a :class:`~sftwise.train.vertex.VertexRun`.
 
