@@ -192,7 +192,34 @@ def _section_recommendation(run_dir: Path) -> str:
             for k in ("method", "epochs", "learning_rate", "lr_multiplier", "adapter_size", "lora_rank", "lora_alpha") if k in rec or k in config]
     reasons = rec.get("reasons") or rec.get("explanations") or []
     items = "".join(f"<li>{_e(r if isinstance(r, str) else r.get('text', r))}</li>" for r in reasons)
-    return "<h2>Hyperparameters and why</h2>" + _table(["setting", "recommended", "used"], rows) + (f"<ul>{items}</ul>" if items else "")
+    return ("<h2>Hyperparameters and why</h2>" + _table(["setting", "recommended", "used"], rows) + (f"<ul>{items}</ul>" if items else "")
+            + _cost_line(rec))
+
+
+def _cost_line(rec: dict[str, Any]) -> str:
+    """The recommendation's tuning cost estimate (Gemini models), as the recommend step computed it."""
+    from sftwise.gemini.cost import CostEstimate
+
+    if not isinstance(rec.get("cost"), dict):
+        return ""
+    try:
+        line = CostEstimate.model_validate(rec["cost"]).line()
+    except ValueError:  # a recommendation.json from another version: leave the estimate out, not the report
+        return ""
+    return f"<p><b>Estimated tuning cost:</b> {_e(line)}</p>"
+
+
+def _vertex_job(run_dir: Path) -> str:
+    """The Vertex AI tuning job behind the curves: name, state, console link, tuned endpoint, checkpoints."""
+    job = _load(run_dir / "train" / "vertex_job.json")
+    if not isinstance(job, dict) or not job.get("name"):
+        return ""
+    rows = [["job", job["name"]], ["state", job.get("state")], ["console", job.get("console_url")],
+            ["tuned model endpoint", job.get("endpoint") or "-"]]
+    rows += [[f"checkpoint {c.get('checkpoint_id')} (epoch {c.get('epoch')})", c.get("endpoint") or "-"] for c in job.get("checkpoints") or []]
+    if job.get("error"):
+        rows.append(["error", job["error"]])
+    return "<h3>Vertex AI tuning job</h3>" + _table(["", ""], rows)
 
 
 def _section_training(run_dir: Path) -> str:
@@ -205,7 +232,7 @@ def _section_training(run_dir: Path) -> str:
     points = read_metrics(metrics_path)
     verdict = diagnosis.get("verdict")
     best = diagnosis.get("best_epoch")
-    parts = ["<h2>Training curves and diagnosis</h2>"]
+    parts = ["<h2>Training curves and diagnosis</h2>", _vertex_job(run_dir)]
     if verdict:
         advice = diagnosis.get("advice") or diagnosis.get("recommendations") or []
         advice_html = "".join(f"<li>{_e(a)}</li>" for a in advice) if isinstance(advice, list) else f"<li>{_e(advice)}</li>"
