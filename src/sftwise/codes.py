@@ -129,6 +129,10 @@ CODES: tuple[tuple[str, str, str, str, str, str], ...] = (
      'A record with an empty list of turns.',
      'There is nothing to train on.',
      '{"contents": []}'),
+    ('SW127', 'tool-call-mismatch', E,
+     'A tool call outside a model (assistant) turn, a tool result inside one, or a result that answers no earlier call (by tool_call_id in messages, by function name in Gemini).',
+     'The tuning services reject calls and results in the wrong turn, and a result with no call teaches the model to read answers to questions it never asked.',
+     '{"role": "tool", "tool_call_id": "call_9", ...} with no assistant tool call call_9 before it'),
     # -- SW199 the audit itself (audit/__init__.py) --------------------------------------------------------------------
     ('SW199', 'check-failed', W,
      'An audit check raised an unexpected error; its findings are missing.',
