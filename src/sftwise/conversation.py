@@ -119,7 +119,8 @@ class Conversation:
     stratification key) so that they survive a conversion and can be used by ``split --stratify``.
     ``tools`` are the function declarations the example offers the model (``name``, ``description``,
     ``parameters`` as JSON Schema with lower-case types). ``skipped`` are the source indices of turns
-    the reader could not read (already reported), so that shape checks do not report the gap again.
+    the reader could not read (already reported): dropped, or kept with their unreadable parts left
+    out, so that shape checks do not report the gap or the empty turn a second time.
     """
 
     turns: list[Turn]

@@ -81,13 +81,13 @@ def check_schema(split: str, dataset: Dataset, ctx: AuditContext) -> Iterator[Fi
             parts = turn.parts
             if len(parts) == 1 and parts[0].text and not parts[0].text.isspace():
                 continue  # the common case, checked without building the joined text
-            if not any(p.file_uri or p.is_tool or (p.text and not p.text.isspace()) for p in parts):
+            if not any(p.file_uri or p.is_tool or (p.text and not p.text.isspace()) for p in parts) and turn.index not in c.skipped:
                 what = "has no parts" if not parts else "has only empty text"
                 fix = "Write the model's answer, or drop the example." if role == MODEL else "Write the prompt, or drop the example."
                 yield emit("SW120", f"the {_role(words, role)} turn {what}.", fix, file, line, field=f"{_at(words, turn, i)}.parts" if words is _GEMINI else f"{_at(words, turn, i)}.content")
             yield from _tool_parts(c, words, i, turn, file, line)
         if not has_model:
-            if not c.skipped:
+            if not c.skipped or set(c.skipped) <= {t.index for t in turns}:  # no turn was dropped (that may have been the model's)
                 yield emit("SW123", f"the example has no {words.model} turn, so nothing to learn from.", f"Add the expected answer as a final {words.model} turn.", file, line, field=words.turns)
         elif turns[-1].role != MODEL and not _skipped_between(c, turns[-1].index, None):
             yield emit("SW124", f"the last turn is {_role(words, turns[-1].role)!r}, not {words.model!r}.", f"End the example with the {words.model}'s answer, or drop the trailing turn.",
@@ -110,7 +110,7 @@ def _tool_parts(c: Conversation, words: _Words, i: int, turn: Turn, file: str, l
         if turn.role == MODEL:
             yield emit("SW127", f"a result of {resp.name or 'a tool'!r} in a {words.model} turn; results come back in a {'tool' if words is not _GEMINI else 'user'} turn.",
                        f"Move the result into its own {'tool message' if words is not _GEMINI else 'user turn'} after the call.", file, line, field=where)
-        elif not _answers_a_call(c, i, resp.name, resp.id):
+        elif (resp.name or resp.id) and not _answers_a_call(c, i, resp.name, resp.id):  # neither: the reader reported the result
             what = f"tool_call_id {resp.id!r}" if resp.id else f"function {resp.name!r}"
             yield emit("SW127", f"a tool result for {what}, which no earlier {words.model} turn called.",
                        "Give each result the id (messages) or name (Gemini) of a call made before it, or add the call.", file, line, field=where)

@@ -183,10 +183,14 @@ def parse_gemini(obj: dict, file: str, line: int, out: Out) -> Conversation | No
                 continue
             role = _map_role(role, out, file, line, f"contents[{i}].role", "Gemini contents accept only 'user' and 'model'.")
         parts = content.get("parts")
+        reported = len(out)
         if parts is None:
             missing(out, file, line, f"contents[{i}].parts", "parts", 'Write "parts": [{"text": "..."}].')
             parts = []
-        turns.append(Turn(role=role, parts=_gemini_parts(parts, out, file, line, f"contents[{i}].parts"), index=i))
+        read_parts = _gemini_parts(parts, out, file, line, f"contents[{i}].parts")
+        if not read_parts and len(out) > reported:
+            skipped.append(i)  # its parts were unreadable and are reported: the turn is not "empty" too
+        turns.append(Turn(role=role, parts=read_parts, index=i))
     return Conversation(turns=turns, system=system, meta=meta, tools=declared, skipped=tuple(skipped))
 
 
@@ -279,6 +283,7 @@ def _parse_chat(items: Any, out: Out, file: str, line: int, top: str, role_key: 
         role = msg.get(role_key)
         content = msg.get(text_key)
         calls: list[Part] = []
+        reported = len(out)
         if with_tools and role == "tool":
             call_id = msg.get("tool_call_id")
             if call_id is None:
@@ -308,6 +313,8 @@ def _parse_chat(items: Any, out: Out, file: str, line: int, top: str, role_key: 
         parts = (_message_content(content, out, file, line, f"{field}.{text_key}") or []) if content != [] else []
         if calls:
             parts = [p for p in parts if p.text is None or p.text] + calls  # "content": "" beside tool calls is no text part
+        if len(out) > reported and not any(p.rendered() or p.file_uri for p in parts):
+            skipped.append(i)  # its content was unreadable and is reported: the turn is not "empty" too
         if role is None or not isinstance(role, str):
             if role is None:
                 missing(out, file, line, f"{field}.{role_key}", f"field {role_key!r}")
@@ -339,6 +346,9 @@ def _parse_chat(items: Any, out: Out, file: str, line: int, top: str, role_key: 
 def parse_messages(obj: dict, file: str, line: int, out: Out) -> Conversation | None:
     if obj.get("messages") is None:
         missing(out, file, line, "messages", "field 'messages'", 'A chat example is {"messages": [{"role": "user", "content": ...}, {"role": "assistant", ...}]}.')
+        return None
+    if not isinstance(obj["messages"], list):
+        wrong_type(out, file, line, "messages", obj["messages"], "a list of messages")
         return None
     turns, system, skipped = _parse_chat(obj["messages"], out, file, line, "messages", "role", "content", MESSAGE_KEYS, _MESSAGES_SYSTEM,
                                          {"assistant"}, {"user"}, "messages", with_tools=True)
