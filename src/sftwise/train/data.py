@@ -79,8 +79,27 @@ class PreparedSplit:
 
 def load_conversations(path: str | Path, format: str | None = None) -> Dataset:
     """The conversations of a data file in any supported format, as the audit reads them
-    (:func:`sftwise.formats.load`: a missing file or error-level findings raise)."""
-    return load(path, format)
+    (:func:`sftwise.formats.load`: a missing file or error-level findings raise).
+
+    Tool-calling examples and per-message weights are refused here, by name, rather than trained
+    wrongly: the local trainer does not yet render tools with the chat template nor mask by weight.
+    """
+    dataset = load(path, format)
+    refuse_tool_calls(dataset)
+    return dataset
+
+
+def refuse_tool_calls(dataset: Dataset) -> None:
+    """Raise, naming the first example, when the local trainer would mistrain a record: a tool call,
+    a tool result or tool declarations (they would be trained as JSON text, not in the template's
+    tool format), or an assistant message with weight 0 (it would be trained on)."""
+    for record in dataset.records:
+        c = record.conversation
+        tool = bool(c.tools) or any(p.is_tool for t in c.turns for p in t.parts)
+        if tool or any(t.weight == 0 for t in c.turns):
+            what = "tool calls or tool declarations" if tool else "an assistant message with weight 0"
+            raise SftwiseError(f"{record.source}: this example has {what}, which local training does not support yet "
+                               "(it would train them as plain text). Remove such examples for local training, or tune them on Vertex AI (sftwise train --backend vertex).")
 
 
 def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | None = None) -> None:
