@@ -119,21 +119,3 @@ def test_flat_formats_say_tool_calls_become_text(tmp_path: Path) -> None:
     assert any("tool calls and results become JSON text" in x for x in losses)
     assert any("tool declarations" in x for x in losses)
 
-
-def test_local_training_refuses_tool_calls_and_weight_0_by_name(tmp_path: Path) -> None:
-    import pytest
-
-    from sftwise.errors import SftwiseError
-    from sftwise.train.data import load_conversations
-
-    tools = _tool_records("valid_messages.jsonl", tmp_path)
-    with pytest.raises(SftwiseError, match=r"valid_messages.jsonl:1: this example has tool calls"):
-        load_conversations(tools)
-    weighted = tmp_path / "w.jsonl"
-    weighted.write_text('{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey", "weight": 0}, '
-                        '{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}\n')
-    with pytest.raises(SftwiseError, match="weight 0"):
-        load_conversations(weighted)
-    plain = tmp_path / "p.jsonl"
-    plain.write_text('{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4", "weight": 1}]}\n')
-    assert len(load_conversations(plain)) == 1

@@ -26,6 +26,7 @@ from typing import Any
 from sftwise.conversation import Conversation, Dataset
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.formats import load
+from sftwise.train.chat_messages import CHATML_TOOLS_TEMPLATE, chat_messages, check_renders_tools, has_tools
 
 IGNORE_INDEX = -100
 
@@ -35,7 +36,7 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-NAMED_TEMPLATES = {"chatml": CHATML_TEMPLATE}
+NAMED_TEMPLATES = {"chatml": CHATML_TEMPLATE, "chatml-tools": CHATML_TOOLS_TEMPLATE}
 
 
 @dataclass
@@ -79,27 +80,8 @@ class PreparedSplit:
 
 def load_conversations(path: str | Path, format: str | None = None) -> Dataset:
     """The conversations of a data file in any supported format, as the audit reads them
-    (:func:`sftwise.formats.load`: a missing file or error-level findings raise).
-
-    Tool-calling examples and per-message weights are refused here, by name, rather than trained
-    wrongly: the local trainer does not yet render tools with the chat template nor mask by weight.
-    """
-    dataset = load(path, format)
-    refuse_tool_calls(dataset)
-    return dataset
-
-
-def refuse_tool_calls(dataset: Dataset) -> None:
-    """Raise, naming the first example, when the local trainer would mistrain a record: a tool call,
-    a tool result or tool declarations (they would be trained as JSON text, not in the template's
-    tool format), or an assistant message with weight 0 (it would be trained on)."""
-    for record in dataset.records:
-        c = record.conversation
-        tool = bool(c.tools) or any(p.is_tool for t in c.turns for p in t.parts)
-        if tool or any(t.weight == 0 for t in c.turns):
-            what = "tool calls or tool declarations" if tool else "an assistant message with weight 0"
-            raise SftwiseError(f"{record.source}: this example has {what}, which local training does not support yet "
-                               "(it would train them as plain text). Remove such examples for local training, or tune them on Vertex AI (sftwise train --backend vertex).")
+    (:func:`sftwise.formats.load`: a missing file or error-level findings raise)."""
+    return load(path, format)
 
 
 def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | None = None) -> None:
@@ -124,23 +106,29 @@ def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | N
 
 
 def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
-    """Token ids and labels: loss on model turns (content + end-of-turn marker) only."""
-    messages = conversation.to_messages()
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    """Token ids and labels: loss on model turns (content, tool calls + end-of-turn marker) only;
+    tool results are masked like user turns, and a model turn with weight 0 is not trained on."""
+    messages, tools, trained = chat_messages(conversation)
+    if has_tools(conversation):
+        check_renders_tools(tokenizer, getattr(tokenizer, "name_or_path", "") or "this model", messages, tools)
+    full = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
     spans: list[tuple[int, int]] = []
     consistent = True
     for i, message in enumerate(messages):
-        if message["role"] != "assistant":
+        if not trained[i]:
             continue
-        prefix = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
-        upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        prefix = tokenizer.apply_chat_template(messages[:i], tools=tools, tokenize=False, add_generation_prompt=True) if i else ""
+        upto = tokenizer.apply_chat_template(messages[: i + 1], tools=tools, tokenize=False)
         if not (full.startswith(upto) and upto.startswith(prefix)):
             consistent = False
             break
         end = len(upto.rstrip())
         spans.append((len(prefix), end))
     if not consistent:
-        return _encode_with_generation_mask(tokenizer, messages)
+        if not all(trained[i] for i, m in enumerate(messages) if m["role"] == "assistant"):
+            raise ParameterError("chat_template", "this chat template renders earlier turns differently once later turns are added, so assistant messages "
+                                 "with weight 0 cannot be left out of the loss; pass 'chatml' (or 'chatml-tools').")
+        return _encode_with_generation_mask(tokenizer, messages, tools)
     enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])
     labels = [IGNORE_INDEX] * len(ids)
@@ -154,14 +142,14 @@ def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
     return Example(ids, labels)
 
 
-def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]]) -> Example:
+def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Example:
     if "generation" not in (tokenizer.chat_template or ""):
         raise ParameterError(
             "chat_template",
             "the chat template renders earlier turns differently once later turns are added, and has no {% generation %} "
             "markers, so the model turns cannot be located; pass 'chatml' or a template with {% generation %} blocks.",
         )
-    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids = list(out["input_ids"])
     mask = list(out["assistant_masks"])
     return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)])
