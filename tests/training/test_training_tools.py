@@ -67,3 +67,19 @@ def test_a_template_without_tools_is_a_clear_error(tokenizer):
     with pytest.raises(ParameterError, match="chatml-tools") as info:
         encode_conversation(tok, _tool_conversations("valid_messages.jsonl")[0])
     assert info.value.parameter == "chat_template"
+
+
+def test_file_parts_are_counted_as_left_out(tokenizer):
+    from sftwise.train.data import prepare_split
+
+    dataset = read(CORPUS / "valid_gemini.jsonl").dataset
+    split = prepare_split("train", dataset, _chatml_tools(tokenizer), max_length=512)
+    assert split.file_parts_dropped == 4 and split.examples_with_files == 4
+    assert split.report()["file_parts_dropped"] == 4
+    assert len(split.examples) == len(dataset)  # the text around the files is still trained on
+
+
+def _chatml_tools(tokenizer):
+    tok = copy.deepcopy(tokenizer)
+    ensure_chat_template(tok, "tiny", "chatml-tools")
+    return tok

@@ -63,6 +63,8 @@ class PreparedSplit:
     dropped_no_target: int = 0
     max_tokens: int = 0
     overlong_sources: list[str] = field(default_factory=list)
+    file_parts_dropped: int = 0  # images, audio, PDFs: the local trainer tunes text models
+    examples_with_files: int = 0
 
     def report(self) -> dict[str, Any]:
         return {
@@ -75,6 +77,7 @@ class PreparedSplit:
             "dropped_no_target": self.dropped_no_target,
             "longest_tokens": self.max_tokens,
             "overlong_examples": self.overlong_sources[:20],
+            "file_parts_dropped": self.file_parts_dropped,
         }
 
 
@@ -161,6 +164,10 @@ def prepare_split(
     """Encode every record, apply the over-length policy, count everything that was changed or dropped."""
     out = PreparedSplit(name=name, examples=[], total=len(dataset))
     for record in dataset:
+        files = sum(1 for t in record.conversation.turns for p in t.parts if p.file_uri is not None)
+        if files:
+            out.file_parts_dropped += files
+            out.examples_with_files += 1
         ex = encode_conversation(tokenizer, record.conversation)
         ex.source = str(record.source)
         out.max_tokens = max(out.max_tokens, len(ex.input_ids))
