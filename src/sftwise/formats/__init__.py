@@ -259,6 +259,6 @@ def _write_parquet(rows: list[dict[str, Any]], target: Path) -> None:
     try:
         table = pa.Table.from_pylist(rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise SftwiseError(f"cannot store these records in Parquet ({exc}); the extra fields differ in type between examples. Write .jsonl instead.") from None
+        raise SftwiseError(f"cannot store these records in Parquet ({exc}); a field differs in type between examples (an extra field, or a message content that is text in one example and a list of parts in another). Write .jsonl instead.") from None
     with atomic_write(target, "wb") as fh:
         pq.write_table(table, fh)
