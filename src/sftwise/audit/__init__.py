@@ -90,6 +90,11 @@ class AuditReport(BaseModel):
     def has_errors(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
 
+    def capped(self, max_listed: int) -> AuditReport:
+        """This report listing at most ``max_listed`` locations per code and file (0 = all), the rest
+        counted: what a screen shows, while ``--json`` keeps every finding for scripts."""
+        return self.model_copy(update={"findings": _cap(self.findings, max_listed), "max_listed": max_listed})
+
 
 def _as_dataset(data: Dataset | str | os.PathLike[str], findings: list[Finding]) -> Dataset:
     if isinstance(data, Dataset):

@@ -21,7 +21,7 @@ def audit(
     model: Optional[str] = typer.Option(None, "--model", help="local model directory or cached HF name: its tokenizer counts tokens, its context sets the limit"),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="per-example token limit (your trainer's max_length); overrides the target's, the model's and the default (131,072 for Gemini files, 65,536 for others)"),
     target: Optional[str] = typer.Option(None, "--target", help="check a tuning service's limits too: gemini-2.5-flash (or publishers/google/models/...), openai:gpt-4.1-mini"),
-    json_out: Optional[Path] = json_option("write the full report (findings and statistics) as JSON"),
+    json_out: Optional[Path] = json_option("write the full report (every finding, not capped by --max-listed, and statistics) as JSON"),
     max_listed: int = typer.Option(50, "--max-listed", min=0, help="locations listed per finding code and file (0 = all)"),
     chat_template: Optional[str] = typer.Option(None, "--chat-template", help="with --model: the chat template (text, a Jinja file, or 'chatml') the supervision checks use when the tokenizer has none"),
 ) -> None:
@@ -37,13 +37,15 @@ def audit(
     from sftwise.io import write_json
 
     with Console(stderr=True).status(f"Auditing {train}" + (f", {validation}" if validation else "") + (f", {test}" if test else "") + " ..."):
-        report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=max_listed)
+        # the JSON report is for scripts: every finding, whatever --max-listed caps on screen
+        report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=0 if json_out else max_listed)
         if model and not (target or model).startswith("gemini"):
             from sftwise.train.supervision import add_to_audit
 
             add_to_audit(report, train, model, max_length=max_tokens, chat_template=chat_template)
     if json_out:
         write_json(json_out, report)
+        report = report.capped(max_listed)
     _render(report)
     if report.supervision and not report.supervision.get("checked"):
         typer.echo(f"note: which tokens carry loss was not checked: {report.supervision['reason']}")
@@ -113,7 +115,7 @@ def convert(
 ) -> None:
     """Convert a dataset between formats (and add a system instruction or an instruction prefix)."""
     from sftwise.findings import sort_findings
-    from sftwise.formats import FORMATS, read, write
+    from sftwise.formats import FORMATS, conversion_losses, read, write
     from sftwise.errors import SftwiseError
 
     if to not in FORMATS:  # OUTPUT is never INPUT: sftwise.cli.paths checked it before this body
@@ -126,6 +128,8 @@ def convert(
     write(result.dataset, output, to, system=system, instruction_prefix=instruction_prefix)
     note = f" ({len(errors)} errors skipped with --force)" if errors else ""
     typer.echo(f"wrote {len(result.dataset)} examples to {output} as {to} (read as {result.dataset.format}){note}")
+    for loss in conversion_losses(result.dataset.conversations, to):
+        typer.echo(f"note: {loss}", err=True)
 
 
 @app.command()

@@ -80,7 +80,7 @@ def train(
     drop: bool = typer.Option(False, "--drop", help="leave over-long examples out (counted and reported)"),
     batching: Optional[str] = typer.Option(None, "--batching", help="plain, length_grouped (default) or packed"),
     precision: Optional[str] = typer.Option(None, "--precision", help="auto, fp32, bf16, fp16"),
-    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="'chatml', a Jinja file, or template text, for tokenizers without one"),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="'chatml', 'chatml-tools' (ChatML with tool calls), a Jinja file, or template text, for tokenizers without one (or without tool support)"),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="optimizer steps between log points"),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="optimizer steps between mid-epoch validation passes"),
     seed: Optional[int] = typer.Option(None, "--seed", min=0),
