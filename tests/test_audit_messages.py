@@ -63,3 +63,15 @@ def test_json_report_holds_every_finding_whatever_max_listed(tmp_path: Path) -> 
     assert sorted(f["line"] for f in findings if f["code"] == "SW105") == list(range(1, 8))
     assert not any("more SW105 findings" in f["message"] for f in findings)
     assert "5 more SW105 findings in this file are not listed" in result.output  # the screen is still capped
+
+
+def test_an_unknown_key_says_which_layout_allows_it(tmp_path: Path) -> None:
+    """Without a target an unknown key stays a warning, and says where it would belong (the fix is a conversion)."""
+    gemini = _write(tmp_path, '{"contents": [{"role": "user", "content": "q", "parts": [{"text": "q"}]}, {"role": "model", "parts": [{"text": "a"}]}]}\n', "g.jsonl")
+    [sw102] = [f for f in audit(gemini).findings if f.code == "SW102"]
+    assert sw102.severity.value == "warning" and sw102.field == "contents[0].content"
+    assert "'content' belongs to the OpenAI/HF messages layout" in sw102.hint and "sftwise convert" in sw102.hint
+    messages = _write(tmp_path, '{"messages": [{"role": "user", "content": "q", "parts": []}, {"role": "assistant", "content": "a", "colour": 1}]}\n')
+    hints = {f.field: f.hint for f in audit(messages).findings if f.code == "SW102"}
+    assert "'parts' belongs to the Gemini layout" in hints["messages[0].parts"]
+    assert "No format sftwise reads has it" in hints["messages[1].colour"]

@@ -27,6 +27,17 @@ GEMINI_TOP = frozenset({"systemInstruction", "system_instruction", "contents", "
 GEMINI_CONTENT = frozenset({"role", "parts"})
 GEMINI_PART = frozenset({"text", "fileData", "inlineData", "functionCall", "functionResponse", "thought", "thoughtSignature"})
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "refusal"})
+SHAREGPT_KEYS = frozenset({"from", "value"})
+
+
+def key_elsewhere(key: str, here: str) -> str:
+    """Which other layout allows ``key``, for SW102's hint: a key that is unknown in a Gemini turn is
+    often a messages key (``content``), and the fix is to convert the file, not to delete the key."""
+    layouts = (("the OpenAI/HF messages layout", MESSAGE_KEYS), ("the Gemini layout", GEMINI_CONTENT | GEMINI_PART), ("the ShareGPT layout", SHAREGPT_KEYS))
+    for name, keys in layouts:
+        if key in keys and name != here:
+            return f" {key!r} belongs to {name}: write the file in one layout (`sftwise convert` writes either)."
+    return " No format sftwise reads has it; remove it or move it to a side file."
 SHAREGPT_KEYS = frozenset({"from", "value", "weight"})
 
 _MODEL_ALIASES = {"assistant", "model", "gpt", "bot", "chatbot", "ai"}
@@ -168,7 +179,7 @@ def parse_gemini(obj: dict, file: str, line: int, out: Out) -> Conversation | No
             continue
         if len(content) != 2 or not content.keys() <= GEMINI_CONTENT:
             for key in content.keys() - GEMINI_CONTENT:
-                out.append(emit("SW102", f"unknown field {key!r} in a turn.", 'A turn holds "role" and "parts".', file, line, field=f"contents[{i}].{key}"))
+                out.append(emit("SW102", f"unknown field {key!r} in a turn.", 'A turn holds "role" and "parts".' + key_elsewhere(key, "the Gemini layout"), file, line, field=f"contents[{i}].{key}"))
         role = content.get("role")
         if role is None:
             missing(out, file, line, f"contents[{i}].role", "role", 'Set "role" to "user" or "model".')
@@ -279,7 +290,8 @@ def _parse_chat(items: Any, out: Out, file: str, line: int, top: str, role_key: 
             continue
         if not msg.keys() <= allowed:
             for key in msg.keys() - allowed:
-                out.append(emit("SW102", f"unknown field {key!r} in a message.", f'A {fmt} message holds "{role_key}" and "{text_key}".', file, line, field=f"{field}.{key}"))
+                here = "the ShareGPT layout" if role_key == "from" else "the OpenAI/HF messages layout"
+                out.append(emit("SW102", f"unknown field {key!r} in a message.", f'A {fmt} message holds "{role_key}" and "{text_key}".' + key_elsewhere(key, here), file, line, field=f"{field}.{key}"))
         role = msg.get(role_key)
         content = msg.get(text_key)
         calls: list[Part] = []
