@@ -45,7 +45,7 @@ def build_dirty(base: Path) -> bytes:
     o = g("The tracking number for order 77120 does not work.", "x"); o["contents"] = o["contents"][:1]; put(28, d(o))  # SW123
     o = g("My card was billed twice.", '{"team": "billing", "priority": "normal"}'); o["contents"].append({"role": "user", "parts": [{"text": "Any update?"}]}); put(30, d(o))  # SW124
     o = g("The export button gives error E404.", '{"team": "technical", "priority": "normal"}'); o["contents"].insert(0, {"role": "model", "parts": [{"text": "How can I help?"}]}); put(32, d(o))  # SW125 (+ SW122 not: model,user,model)
-    o = g("Send me the invoice for May.", '{"team": "billing", "priority": "normal"}'); o["contents"][0]["parts"].append({"functionCall": {"name": "lookup_invoice", "args": {"month": "May"}}}); put(34, d(o))  # SW118
+    o = g("Send me the invoice for May.", '{"team": "billing", "priority": "normal"}'); o["contents"][0]["parts"].append({"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}); put(34, d(o))  # SW118
     put(36, d(g("Please change the delivery address for order 12345.", '{"team": "shipping", "priority": "normal"}', system=None)))  # SW302 missing system
     put(38, d(g("The discount code was not applied.", '{"team": "billing", "priority": "normal"}', system={"role": "system", "parts": [{"text": SYS["parts"][0]["text"].replace("JSON only", "JSON")}]})))  # SW303
     long = " ".join(["Thank you for contacting support. We have forwarded your ticket to the billing team, who will review the charge, check it against your invoice history and get back to you within two business days."] * 25)

@@ -121,6 +121,7 @@ BASE: dict[str, list[str]] = {
     "report": [f"{W}/run", "-o", f"{OUT}/report.html"],
     "version": [],
     "audit": [f"{W}/train.jsonl", "--validation", f"{W}/test.jsonl", "--json", f"{OUT}/audit.json"],
+    "inspect": [f"{W}/train.jsonl", "--model", f"{W}/no-such-model", "--max-length", "64", "--show", "1", "--json", f"{OUT}/inspect.json"],
     "convert": [f"{W}/train.jsonl", f"{OUT}/converted.jsonl", "--to", "messages"],
     "explain": ["SW201"],
     "dedup": [f"{W}/train.jsonl", "-o", f"{OUT}/dedup.jsonl", "--report", f"{OUT}/dedup.json"],
@@ -154,7 +155,7 @@ EXTRA: dict[str, list[str]] = {
 }
 
 BASE_EXIT: dict[str, tuple[int, ...]] = {
-    "demo": (2,), "run": (2,), "train": (2,), "train#config": (2,), "calibrate#search": (2,),  # no such model
+    "demo": (2,), "run": (2,), "train": (2,), "inspect": (2,), "train#config": (2,), "calibrate#search": (2,),  # no such model
     "jobs list": (2,), "jobs get": (2,), "jobs cancel": (2,), "jobs best": (2,),  # no credentials, no Vertex job
     "eval#model": (0, 1, 2),  # every request fails (a closed port): part c of issue 18 makes that a non-zero exit
 }

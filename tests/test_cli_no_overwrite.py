@@ -70,6 +70,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 # (the command line, the flag whose value is refused, the input it names); {x} are paths of `inputs`
 CASES = {
     "audit T --json T": (["audit", "{data}", "--json", "{data}"], "--json", "{data}"),
+    "inspect T --json T": (["inspect", "{data}", "--model", "{model}", "--json", "{data}"], "--json", "{data}"),
     "recommend --data X --json X": (["recommend", "--model", "gemini-2.5-flash", "--data", "{data}", "--json", "{data}"], "--json", "{data}"),
     "skew T P --json P": (["skew", "{data}", "{prod}", "--json", "{prod}"], "--json", "{prod}"),
     "eval --data X --json X": (["eval", "-o", "{tmp}/out", "--model", FAKE_SERVER, "--data", "{data}", "--json", "{data}"], "--json", "{data}"),

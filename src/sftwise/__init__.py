@@ -45,7 +45,7 @@ _MODEL = {
 }
 
 # the API, in workflow order; every name is a function of sftwise.api
-_API = ("read", "audit", "convert", "dedup", "split", "skew", "recommend", "train", "diagnose",
+_API = ("read", "audit", "inspect", "convert", "dedup", "split", "skew", "recommend", "train", "diagnose",
         "evaluate", "compare", "judge", "calibrate", "report", "run")
 # API names that are also modules of the package: those modules are made callable (see the docstring)
 _STAGE_MODULES = frozenset({"audit", "recommend", "train", "diagnose", "evaluate", "judge", "report"})

@@ -10,6 +10,7 @@ function       command                          returns
 =============  ===============================  ==============================================
 ``read``       (every command reads this way)   ``ReadResult``: the dataset and its findings
 ``audit``      ``sftwise audit``                ``AuditReport``
+``inspect``    ``sftwise inspect``              ``SupervisionReport``: which tokens carry loss
 ``convert``    ``sftwise convert``              ``ReadResult`` of what was read and written
 ``dedup``      ``sftwise dedup``                ``DedupReport``
 ``split``      ``sftwise split``                ``SplitResult``
@@ -25,7 +26,7 @@ function       command                          returns
 ``run``        ``sftwise run``                  ``PipelineState``: every step's status
 =============  ===============================  ==============================================
 
-Where a library function already has that shape it is exported as it is (``read``, ``audit``,
+Where a library function already has that shape it is exported as it is (``read``, ``audit``, ``inspect``,
 ``recommend``, ``report``); the others are thin wrappers that assemble what the command assembles
 from its flags. Everything is imported inside the functions, so importing this module stays cheap
 and only :func:`train` and the ``hf:`` models of :func:`evaluate` import torch.
@@ -60,13 +61,14 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike[str]
 
-__all__ = ["read", "audit", "convert", "dedup", "split", "skew", "recommend", "train", "diagnose",
+__all__ = ["read", "audit", "inspect", "convert", "dedup", "split", "skew", "recommend", "train", "diagnose",
            "evaluate", "compare", "judge", "calibrate", "report", "run"]
 
 # library functions that already have the command's shape: exported as they are, imported on first use
 _AS_IS = {
     "read": ("sftwise.formats", "read"),
     "audit": ("sftwise.audit", "audit"),
+    "inspect": ("sftwise.train.supervision", "inspect_supervision"),
     "recommend": ("sftwise.recommend", "recommend"),
     "report": ("sftwise.report", "build_report"),
 }

@@ -17,33 +17,94 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 USER = "user"
 MODEL = "model"
 ROLES = (USER, MODEL)
 
 
 @dataclass(slots=True)
+class FunctionCall:
+    """A model turn's request to call a tool (Gemini ``functionCall``, OpenAI ``tool_calls[i]``).
+
+    ``args`` is the decoded object; ``arguments_text`` keeps OpenAI's JSON string as written, so a
+    messages file converted back is byte-for-byte what it was. ``id`` is OpenAI's call id (Gemini's
+    optional ``functionCall.id``), which pairs the call with its :class:`FunctionResponse`.
+    """
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    arguments_text: str | None = None
+
+
+@dataclass(slots=True)
+class FunctionResponse:
+    """A tool's result, given back to the model (Gemini ``functionResponse``, an OpenAI ``tool`` message).
+
+    Gemini holds an object; OpenAI a string. ``response`` is the object (a string result is held as
+    ``{"content": text}``) and ``content_text`` keeps OpenAI's string as written.
+    """
+
+    name: str
+    response: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    content_text: str | None = None
+
+
+@dataclass(slots=True)
 class Part:
-    """One part of a turn: text, or a reference to a file (image, audio, PDF) by URI."""
+    """One part of a turn: text, a reference to a file (image, audio, PDF) by URI, or a tool call / result."""
 
     text: str | None = None
     file_uri: str | None = None
     mime_type: str | None = None
+    function_call: FunctionCall | None = None
+    function_response: FunctionResponse | None = None
 
     @property
     def is_text(self) -> bool:
         return self.text is not None
 
+    @property
+    def is_tool(self) -> bool:
+        return self.function_call is not None or self.function_response is not None
+
+    def rendered(self) -> str | None:
+        """The part as text: its text, a tool call or result as compact JSON, ``None`` for a file.
+
+        Token counts, duplicates and lengths see tool traffic through this, since it is what the
+        model reads and writes.
+        """
+        if self.text is not None:
+            return self.text
+        if self.function_call is not None:
+            return orjson.dumps({"name": self.function_call.name, "args": self.function_call.args}).decode()
+        if self.function_response is not None:
+            return orjson.dumps({"name": self.function_response.name, "response": self.function_response.response}).decode()
+        return None
+
 
 @dataclass(slots=True)
 class Turn:
+    """One turn. ``index`` is its position in the source list (``contents[i]``, ``messages[i]``), so a
+    finding points at the message the user wrote even when system or tool messages were folded in;
+    ``weight`` (OpenAI's 0/1 per assistant message) and ``name`` are kept where the format has them."""
+
     role: str
     parts: list[Part]
+    index: int | None = None
+    weight: float | None = None
+    name: str | None = None
 
     @property
     def text(self) -> str:
-        """The turn's text parts joined by newlines (file parts are skipped)."""
-        return "\n".join(p.text for p in self.parts if p.text is not None)
+        """The turn's text parts (and tool calls / results as JSON) joined by newlines; file parts are skipped."""
+        parts = self.parts
+        if len(parts) == 1 and parts[0].text is not None:
+            return parts[0].text
+        return "\n".join(t for t in (p.rendered() for p in parts) if t is not None)
 
     @classmethod
     def of(cls, role: str, text: str) -> Turn:
@@ -56,11 +117,17 @@ class Conversation:
 
     ``meta`` holds fields the source format carried beside the conversation (an id, a label, a
     stratification key) so that they survive a conversion and can be used by ``split --stratify``.
+    ``tools`` are the function declarations the example offers the model (``name``, ``description``,
+    ``parameters`` as JSON Schema with lower-case types). ``skipped`` are the source indices of turns
+    the reader could not read (already reported): dropped, or kept with their unreadable parts left
+    out, so that shape checks do not report the gap or the empty turn a second time.
     """
 
     turns: list[Turn]
     system: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] | None = None
+    skipped: tuple[int, ...] = ()
 
     @classmethod
     def from_pairs(cls, pairs: Sequence[tuple[str, str]], system: str | None = None) -> Conversation:

@@ -90,4 +90,30 @@ def test_train_config_bucket_project_and_location_are_used(emulator, datasets, t
     result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait"])
     assert result.exit_code == 2 and "region 'mars-central1' does not offer Gemini tuning" in " ".join(result.output.split())
     result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait", "--location", LOCATION])
+    assert result.exit_code == 2 and "already holds tuning job" in result.output  # the same request: never a second job by accident
+    result = runner.invoke(app, ["train", "--config", str(spec), "--backend", "vertex", "--no-wait", "--location", LOCATION, "--force"])
     assert result.exit_code == 0, result.output  # a flag wins over the spec
+    assert len(emulator.bodies("POST", f"/v1beta1/projects/{PROJECT}/locations/{LOCATION}/tuningJobs")) == 2
+
+
+def test_train_resume_attaches_to_the_recorded_job_and_never_creates_a_second(emulator, datasets, tmp_path):
+    train, val = datasets
+    args = ["train", "--backend", "vertex", "--model", "gemini-2.5-flash", "--train", str(train), "--validation", str(val),
+            "--run-dir", str(tmp_path / "run"), "--bucket", "gs://sftwise-test", "--lr-multiplier", "2.0"]
+    result = runner.invoke(app, [*args, "--no-wait"])
+    assert result.exit_code == 0, result.output
+    assert len(emulator.jobs) == 1
+    result = runner.invoke(app, args)  # the same request again, without --resume: refused, with what a second job costs
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--run-dir: " in text and "already holds tuning job" in text
+    assert "pass --resume to attach to it, or --force to create a second job (a new paid job costing ~$" in text
+    result = runner.invoke(app, [*args, "--resume", "--poll", "0"])
+    assert result.exit_code == 0, result.output
+    assert "attaching to tuning job projects/demo-project/locations/us-central1/tuningJobs/1001" in result.output
+    assert "15 metric points" in result.output and len(emulator.jobs) == 1
+    result = runner.invoke(app, [*args, "--resume", "--poll", "0"])  # succeeded: goes straight on to the curves
+    assert result.exit_code == 0 and "(JOB_STATE_SUCCEEDED)" in result.output and len(emulator.jobs) == 1
+    result = runner.invoke(app, [*args, "--force", "--no-wait"])
+    assert result.exit_code == 0 and "--force: creating a new tuning job beside" in result.output and len(emulator.jobs) == 2
+    result = runner.invoke(app, ["train", "--model", "tiny", "--train", str(train), "--run-dir", str(tmp_path / "local"), "--force"])
+    assert result.exit_code == 2 and "goes with --backend vertex" in result.output

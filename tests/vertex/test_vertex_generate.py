@@ -81,7 +81,7 @@ def test_cost_estimate_is_tokens_times_epochs_with_a_dated_price(tmp_path, monke
     assert est.usd == pytest.approx(3.024 * 5.0) and est.prices_date == "2026-11-01"
     assert "prices as of 2026-11-01" in est.line()
     assert estimate_tuning_cost(10, 1, model="gemini-2.5-flash-lite-001").usd_per_million == 1.5
-    assert estimate_tuning_cost(10, 1, model="gemini-1.5-pro-002").usd is None
+    assert estimate_tuning_cost(10, 1, model="gemini-3.5-flash").usd is None
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"gemini-2.5-flash": 2.0}))
     monkeypatch.setenv("SFTWISE_GEMINI_PRICES", str(prices))

@@ -55,7 +55,7 @@ def test_create_request_body_is_exactly_what_the_service_expects(emulator, datas
 def test_defaults_are_the_recommended_ones_and_uploads_are_not_repeated(emulator, datasets, tmp_path):
     train, _ = datasets
     train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
-    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", force=True, echo=quiet)
     first, second = emulator.bodies("POST", f"{PARENT}/tuningJobs")
     assert first == second
     assert first["supervisedTuningSpec"]["hyperParameters"] == {"epochCount": 3, "learningRateMultiplier": 1.0, "adapterSize": "ADAPTER_SIZE_FOUR"}
@@ -195,7 +195,7 @@ def test_429_is_retried_then_succeeds_and_persistent_429_is_explained(emulator, 
     assert len(emulator.bodies("POST", "/tuningJobs")) == 3
     emulator.inject("/tuningJobs", 429, "Quota exceeded for tuning", method="POST", times=10)
     with pytest.raises(SftwiseError, match=r"quota exhausted \(429\) after 5 attempt\(s\): Quota exceeded for tuning"):
-        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", echo=quiet)
+        train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", force=True, echo=quiet)
 
 
 def test_5xx_while_polling_is_retried(emulator, datasets, tmp_path):
@@ -239,7 +239,7 @@ def test_list_pages_through_the_service(emulator, tmp_path):
 
     emulator.objects[("sftwise-test", "d/train.jsonl")] = b"{}\n"
     for _ in range(3):
-        train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), echo=quiet)
+        train_vertex(spec("gs://sftwise-test/d/train.jsonl", None, tmp_path), force=True, echo=quiet)
     client = emulator_client()
     assert [j.name.rsplit("/", 1)[1] for j in list_jobs(client, limit=2)] == ["1001", "1002"]
     assert len(list_jobs(client, limit=50)) == 3
@@ -274,3 +274,24 @@ def test_local_only_selection_settings_are_refused_not_ignored(tmp_path, extra):
     with pytest.raises(ParameterError, match="local training only") as err:
         train_vertex(spec("gs://b/train.jsonl", "gs://b/val.jsonl", tmp_path, **extra), echo=quiet)
     assert err.value.parameter == next(iter(extra))
+
+
+def test_both_tuners_return_one_result_shape(emulator, datasets, tmp_path):
+    """The pipeline records ``result.summary`` of either tuner (a VertexRun had none: the train step crashed after paying)."""
+    from sftwise.train.local import TrainResult
+    from sftwise.train.spec import TuningResult
+
+    train, val = datasets
+    run = train_vertex(spec(train, val, tmp_path), bucket="gs://sftwise-test", wait=True, poll_interval_s=0, echo=quiet)
+    assert isinstance(run, TuningResult) and isinstance(TrainResult(run_dir="r", epochs_run=1, steps=2, tokens_seen=3), TuningResult)
+    assert run.summary == "job 1001 succeeded, 3 epochs, lr multiplier 1.0, four adapter, 12 steps, 15 metric points, 3 checkpoints"
+    assert run.checkpoints == ["1", "2", "3"]
+    assert run.request["project"] == PROJECT and run.request["location"] == "us-central1"
+
+
+def test_another_region_is_another_job_not_an_attach(emulator, datasets, tmp_path):
+    train, _ = datasets
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", location="us-central1", echo=quiet)
+    lines: list[str] = []
+    train_vertex(spec(train, None, tmp_path), bucket="gs://sftwise-test", location="europe-west4", resume=True, echo=lines.append)
+    assert any("the request changed (location 'us-central1' -> 'europe-west4')" in line for line in lines)

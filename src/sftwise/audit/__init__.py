@@ -33,14 +33,14 @@ from sftwise.conversation import Dataset
 from sftwise.findings import Finding, Severity, emit
 from sftwise.formats import read
 from sftwise.errors import ParameterError
-from sftwise.gemini.limits import resolve_model
+from sftwise.audit.targets import check_target, choose_limit
 from sftwise.models import get_counter
 
 __all__ = ["AuditContext", "AuditReport", "DatasetStats", "Distribution", "audit", "cross_split_check", "load_checks", "split_check"]
 
 
-_BUILTIN = ("schema", "lengths", "dataset", "duplicates", "leakage", "gemini_target")
-_NOT_CHECKS = {"base", "stats"}
+_BUILTIN = ("schema", "lengths", "dataset", "duplicates", "leakage", "file_parts", "gemini_target", "openai_target")
+_NOT_CHECKS = {"base", "stats", "targets"}
 _loaded = False
 _load_errors: list[Finding] = []
 
@@ -72,9 +72,12 @@ class AuditReport(BaseModel):
     model: str | None = None
     tokenizer: str = "estimate"
     max_tokens: int | None = None
+    max_tokens_source: str = ""  # where the limit comes from, in full (SW205 repeats it for a default)
+    max_tokens_label: str = ""  # the same, short ("default for Gemini files", "gemini-2.5-flash tuning limit")
     target: str | None = None
     max_listed: int = 50
     sftwise_version: str = ""
+    supervision: dict[str, Any] | None = None  # totals of the supervision report (train.supervision), or why it was not checked
 
     @property
     def counts(self) -> dict[str, int]:
@@ -86,6 +89,11 @@ class AuditReport(BaseModel):
     @property
     def has_errors(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
+
+    def capped(self, max_listed: int) -> AuditReport:
+        """This report listing at most ``max_listed`` locations per code and file (0 = all), the rest
+        counted: what a screen shows, while ``--json`` keeps every finding for scripts."""
+        return self.model_copy(update={"findings": _cap(self.findings, max_listed), "max_listed": max_listed})
 
 
 def _as_dataset(data: Dataset | str | os.PathLike[str], findings: list[Finding]) -> Dataset:
@@ -118,13 +126,13 @@ def audit(
 
     ``model`` names a tokenizer to count tokens with (a local path or a cached Hugging Face name; no
     download) and a known per-example limit; ``max_tokens`` overrides that limit (your trainer's
-    ``max_length``). ``target`` (``gemini-2.5-flash``...) is passed to checks of a tuning service's
-    limits. ``max_listed`` caps how many locations each code lists per file (0 = all).
+    ``max_length``). ``target`` (``gemini-2.5-flash``, ``publishers/google/models/...``,
+    ``openai:gpt-4.1-mini``) is checked against that tuning service's limits. A limit is always checked:
+    without any of these, the default for the file's layout (:mod:`sftwise.audit.targets`), named in SW205. ``max_listed`` caps how many locations each code lists per file (0 = all).
     """
     if max_tokens is not None and max_tokens <= 0:
         raise ParameterError("max_tokens", f"must be a positive number of tokens, got {max_tokens}.")
-    if target and target.startswith("gemini"):
-        resolve_model(target, parameter="target")  # an untunable model is a usage error (exit 2), not a failed check
+    check_target(target)  # an untunable or unknown target is a usage error (exit 2), not a failed check
     gc_was_enabled = gc.isenabled()
     gc.disable()  # see formats.read: the cyclic GC only slows down passes over millions of small objects
     try:
@@ -142,17 +150,18 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
         if data is not None:
             splits[name] = _as_dataset(data, findings)
     counter, problem = get_counter(model)
-    limit = max_tokens or counter.context_limit
+    token_limit = choose_limit(max_tokens, target, model, counter.context_limit, splits["train"].format if "train" in splits else None)
+    limit = token_limit.value
     ctx = AuditContext(model=model, max_tokens=limit, target=target, counter=counter, max_listed=max_listed,
-                       files={k: v.path or "<memory>" for k, v in splits.items()})
+                       files={k: v.path or "<memory>" for k, v in splits.items()}, token_limit=token_limit)
     if problem:
         findings.append(emit("SW204", f"{problem}; token counts are estimates.", "Give a local model directory as the model (--model).", field="model"))
     if counter.estimated:
         findings.append(emit("SW203", "token counts are estimated (UTF-8 bytes / 4), not counted with a tokenizer; chat-template tokens are not included.",
                              "Give a local tokenizer directory as the model (--model PATH) for exact counts."))
-    if not limit:
-        findings.append(emit("SW205", "no per-example token limit is known, so truncation is not checked.",
-                             "Give max_tokens (--max-tokens N, your trainer's max_length) or a model with a known limit."))
+    if token_limit.kind == "default":
+        findings.append(emit("SW205", f"no model or target gives a per-example token limit; checking the {token_limit.describe()}.",
+                             "Give max_tokens (--max-tokens N, your trainer's max_length), a target (--target) or a model with a known limit."))
     stats: dict[str, DatasetStats] = {}
     for name, dataset in splits.items():
         ctx.profiles[name] = prof = profile(dataset, counter)
@@ -163,7 +172,7 @@ def _audit(train: Any, validation: Any, test: Any, model: str | None, max_tokens
     for check in CROSS_SPLIT_CHECKS:
         _run(check, (splits, ctx), findings)
     return AuditReport(findings=_cap(_sorted(findings), max_listed), stats=stats, files=ctx.files, model=model, tokenizer=counter.name,
-                       max_tokens=limit, target=target, max_listed=max_listed, sftwise_version=__version__)
+                       max_tokens=limit, max_tokens_source=token_limit.source, max_tokens_label=token_limit.label, target=target, max_listed=max_listed, sftwise_version=__version__)
 
 
 def _cap(findings: list[Finding], max_listed: int) -> list[Finding]:

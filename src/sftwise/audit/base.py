@@ -18,12 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sftwise.conversation import MODEL, USER, Dataset
 from sftwise.findings import Finding, emit
 from sftwise.tokens import TokenCounter, estimate_tokens
+
+if TYPE_CHECKING:
+    from sftwise.audit.targets import TokenLimit
 
 SplitCheck = Callable[[str, Dataset, "AuditContext"], Iterable[Finding]]
 CrossSplitCheck = Callable[[dict[str, Dataset], "AuditContext"], Iterable[Finding]]
@@ -129,12 +133,13 @@ class AuditContext:
     """Options and shared per-split data handed to every check."""
 
     model: str | None = None
-    max_tokens: int | None = None  # the effective per-example limit (from --max-tokens or the model)
+    max_tokens: int | None = None  # the effective per-example limit (token_limit.value)
     target: str | None = None  # e.g. "gemini-2.5-flash" for the service-limit checks
     counter: TokenCounter = field(default_factory=TokenCounter)
     profiles: dict[str, SplitProfile] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     max_listed: int = MAX_LISTED
+    token_limit: TokenLimit | None = None  # the limit with how it was chosen and its source (audit.targets)
 
 
 def listed(code: str, items: Iterable[tuple[int, str]], file: str | None, hint: str, max_listed: int,

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sftwise.audit.base import AuditContext, cross_split_check
 from sftwise.conversation import MODEL, USER, Dataset
 from sftwise.findings import Finding, emit
 from sftwise.gemini.limits import (
+    FILE_PARTS_REFERENCE,
     GB,
-    IMAGE_MIME_TYPES,
     MAX_IMAGES_PER_EXAMPLE,
     TOKENS_PER_IMAGE,
     GeminiLimits,
@@ -31,6 +32,8 @@ from sftwise.gemini.limits import (
     count_tokens,
     dataset_name,
     example_size,
+    file_part_problems,
+    is_gemini,
     raw_examples,
     resolve_model,
 )
@@ -39,10 +42,25 @@ from sftwise.tokens import CHARS_PER_TOKEN
 
 @cross_split_check
 def check_target(splits: Mapping[str, Dataset], ctx: AuditContext) -> list[Finding]:
-    """The SW6xx findings on train and validation when the audit's ``target`` is a Gemini model."""
-    if not (ctx.target and ctx.target.startswith("gemini")) or "train" not in splits:
+    """The SW6xx findings on train and validation when the audit's ``target`` is a Gemini model (in any
+    spelling :func:`~sftwise.gemini.limits.model_id` reads). A file in another layout is an error that
+    names ``sftwise convert``: the service reads Gemini JSONL only, and the checks below see it converted."""
+    if not is_gemini(ctx.target) or "train" not in splits:
         return []
-    return check_gemini_target(splits["train"], splits.get("validation"), target=ctx.target)
+    assert ctx.target is not None
+    layout = [_other_layout(name, ds, ctx.target) for name, ds in splits.items() if name in ("train", "validation")]
+    return [f for f in layout if f] + check_gemini_target(splits["train"], splits.get("validation"), target=ctx.target)
+
+
+def _other_layout(split: str, dataset: Dataset, target: str) -> Finding | None:
+    """SW601 for a split whose file is not Gemini JSONL (an OpenAI ``messages`` file, CSV...)."""
+    if dataset.format in (None, "gemini"):
+        return None
+    path = dataset.path or "<memory>"
+    first = dataset.records[0].source.line if dataset.records else None
+    return emit("SW601", f"{split}: the file is in the {dataset.format} layout; Vertex AI tuning of {target} reads the Gemini layout "
+                         "(contents with user/model parts) and would reject it; the SW6xx checks below are on its conversion",
+                f"Write the Gemini file with: sftwise convert {path} -o {Path(path).with_suffix('.gemini.jsonl')} --to gemini", path, first)
 
 
 def _finding(code: str, ex: RawExample, message: str, hint: str = "", field: str | None = None) -> Finding:
@@ -50,6 +68,9 @@ def _finding(code: str, ex: RawExample, message: str, hint: str = "", field: str
 
 
 _PART_KEYS = {"text", "fileData", "inlineData", "functionCall", "functionResponse", "thought", "thoughtSignature"}
+_TURN_KEYS = {"role", "parts"}
+_TOP_KEYS = {"systemInstruction", "system_instruction", "contents", "tools"}
+_TURN_ROLES = (USER, MODEL, "function")  # "function": a turn of functionResponse parts, as some docs write it
 
 
 def _check_parts(ex: RawExample, parts: Any, where: str, limits: GeminiLimits, out: list[Finding]) -> None:
@@ -70,15 +91,10 @@ def _check_parts(ex: RawExample, parts: Any, where: str, limits: GeminiLimits, o
         if "inlineData" in part:
             out.append(_finding("SW604", ex, "inline file data is not accepted by tuning", "Upload the file to gs:// and reference it as fileData {mimeType, fileUri}.", f"{loc}.inlineData"))
         if "fileData" in part:
-            fd = part["fileData"]
-            if not isinstance(fd, dict):
-                out.append(_finding("SW601", ex, "`fileData` must be an object with mimeType and fileUri", "", f"{loc}.fileData"))
-                continue
-            uri, mime = fd.get("fileUri"), fd.get("mimeType")
-            if not isinstance(uri, str) or not uri.startswith("gs://"):
-                out.append(_finding("SW604", ex, f"fileData.fileUri must be a gs:// URI, got {uri!r}", "Upload the file to Cloud Storage and use its gs:// URI.", f"{loc}.fileData.fileUri"))
-            if mime not in IMAGE_MIME_TYPES:
-                out.append(_finding("SW604", ex, f"fileData.mimeType {mime!r} is not accepted for tuning", f"Use one of {', '.join(IMAGE_MIME_TYPES)}.", f"{loc}.fileData.mimeType"))
+            for problem in file_part_problems(part["fileData"]):
+                code = "SW601" if problem.kind == "not-object" else "SW604"
+                sub = f".{problem.field}" if problem.field else ""
+                out.append(_finding(code, ex, f"{problem.message} ({FILE_PARTS_REFERENCE})", problem.hint, f"{loc}.fileData{sub}"))
         if "functionCall" in part and limits.rejects_function_calls:
             out.append(_finding("SW611", ex, f"functionCall part; {limits.model} tuning was seen to reject these", "Try a small job first or tune gemini-2.5-pro.", loc))
 
@@ -95,17 +111,22 @@ def check_example(ex: RawExample, limits: GeminiLimits) -> list[Finding]:
     if not isinstance(obj, dict):
         return [_finding("SW601", ex, f"expected a JSON object, got {type(obj).__name__}", "Each line is one example object.")]
     if "messages" in obj and "contents" not in obj:
-        return [_finding("SW601", ex, "`messages` is the Gemini 1.0 / OpenAI layout; Gemini 1.5+ tuning needs `contents`",
-                         "Convert: sftwise convert FILE -o OUT.jsonl --to gemini", "messages")]
-    unknown = set(obj) - {"systemInstruction", "contents", "tools"}
+        return [_finding("SW601", ex, "`messages` is the OpenAI (or Gemini 1.0) layout; Gemini tuning needs `contents`",
+                         "Write the Gemini file with: sftwise convert FILE -o OUT.jsonl --to gemini", "messages")]
+    unknown = set(obj) - _TOP_KEYS
     if unknown:
         out.append(_finding("SW601", ex, f"unknown top-level field(s) {sorted(unknown)}", "Only systemInstruction, contents and tools are accepted; move ids and labels elsewhere."))
-    if "systemInstruction" in obj:
-        si = obj["systemInstruction"]
+    for key in ("systemInstruction", "system_instruction"):
+        if key not in obj:
+            continue
+        si = obj[key]
         if not isinstance(si, dict):
-            out.append(_finding("SW601", ex, "`systemInstruction` must be an object with `parts`", "", "systemInstruction"))
-        else:
-            _check_parts(ex, si.get("parts"), "systemInstruction", limits, out)
+            out.append(_finding("SW601", ex, f"`{key}` must be an object with `parts`", "", key))
+            continue
+        if extra := set(si) - _TURN_KEYS:
+            out.append(_finding("SW601", ex, f"unknown field(s) {sorted(extra)} in the system instruction; the service rejects them",
+                                "A system instruction holds `parts` (and an ignored `role`).", key))
+        _check_parts(ex, si.get("parts"), key, limits, out)
     contents = obj.get("contents")
     if not isinstance(contents, list) or not contents:
         out.append(_finding("SW601", ex, "`contents` must be a non-empty list of turns", "Add the user turn and the model's answer.", "contents"))
@@ -116,13 +137,16 @@ def check_example(ex: RawExample, limits: GeminiLimits) -> list[Finding]:
         if not isinstance(turn, dict):
             out.append(_finding("SW601", ex, f"a turn must be an object, got {type(turn).__name__}", "", loc))
             continue
+        if extra := set(turn) - _TURN_KEYS:
+            out.append(_finding("SW601", ex, f"unknown field(s) {sorted(extra)} in a turn; the service rejects them",
+                                'A turn holds "role" and "parts" only; move ids and labels out of the turn.', f"{loc}.{sorted(extra)[0]}"))
         role = turn.get("role")
-        if role not in (USER, MODEL):
+        if role not in _TURN_ROLES:
             out.append(_finding("SW601", ex, f"role must be 'user' or 'model', got {role!r}",
                                 "Gemini spells the assistant 'model'; a system prompt goes in systemInstruction.", f"{loc}.role"))
         elif k == 0 and role == MODEL:
             out.append(_finding("SW602", ex, "the conversation starts with a model turn", "Start with the user's turn.", f"{loc}.role"))
-        elif role == previous:
+        elif role == previous and role != "function":  # parallel results may come as consecutive function turns
             out.append(_finding("SW602", ex, f"two consecutive {role!r} turns", "Merge them into one turn with several parts.", f"{loc}.role"))
         previous = role
         _check_parts(ex, turn.get("parts"), loc, limits, out)
@@ -130,7 +154,7 @@ def check_example(ex: RawExample, limits: GeminiLimits) -> list[Finding]:
         out.append(_finding("SW603", ex, "the example does not end with a model turn", "Add the expected answer as the last (model) turn.", f"contents[{len(contents) - 1}]"))
     images = example_size(obj).images
     if images > MAX_IMAGES_PER_EXAMPLE:
-        out.append(_finding("SW605", ex, f"{images} images; the limit is {MAX_IMAGES_PER_EXAMPLE} per example", "Split the example."))
+        out.append(_finding("SW605", ex, f"{images} images; the limit is {MAX_IMAGES_PER_EXAMPLE} per example ({FILE_PARTS_REFERENCE})", "Split the example."))
     return out
 
 
@@ -165,7 +189,7 @@ def check_gemini_target(
         findings.extend(per_example_findings)
         max_bytes = limits.max_file_bytes.value
         if size is not None and max_bytes and size > max_bytes:
-            findings.append(emit("SW609", f"{size / GB:.2f} GB; {limits.model} accepts at most {max_bytes / GB:.0f} GB of JSONL per file",
+            findings.append(emit("SW609", f"{size / GB:.2f} GB; {limits.model} accepts at most {max_bytes / GB:.0f} GB of JSONL per file ({limits.max_file_bytes.cite()})",
                                  "Split off a subsample or drop near-duplicates (sftwise dedup).", file=name))
         findings.append(emit("SW612", f"{len(examples)} examples, {total_tokens:,} tokens ({how}) for {limits.model}",
                              "Billed training tokens = dataset tokens x epochs.", file=name))
@@ -181,18 +205,17 @@ def _check_sizes(train: Any, validation: Any, sizes: dict[str, int], limits: Gem
     findings: list[Finding] = []
     n_train = sizes.get("train", 0)
     has_images = any_images(train)  # the multimodal cap applies as soon as one example has an image
-    cap = (limits.max_training_examples_multimodal if has_images else limits.max_training_examples_text).value
+    figure = limits.max_training_examples_multimodal if has_images else limits.max_training_examples_text
+    cap = figure.value
     if cap and n_train > cap:
-        findings.append(emit("SW607", f"{n_train:,} training examples; {limits.model} accepts at most {int(cap):,} ({'multimodal' if has_images else 'text'})",
+        findings.append(emit("SW607", f"{n_train:,} training examples; {limits.model} accepts at most {int(cap):,} ({'multimodal' if has_images else 'text-only'}; {figure.cite()})",
                              "Subsample or deduplicate (sftwise dedup) before tuning.", file=dataset_name(train)))
     if validation is not None:
         n_val = sizes.get("validation", 0)
-        cap_val = int(limits.max_validation_examples.value or 0)
-        frac = limits.validation_fraction_over_1000.value
-        if frac and n_val > 1000:
-            cap_val = min(cap_val, int(frac * n_train))
+        figure = limits.max_validation_examples
+        cap_val = int(figure.value or 0)
         if cap_val and n_val > cap_val:
-            findings.append(emit("SW608", f"{n_val:,} validation examples; {limits.model} accepts at most {cap_val:,} here",
+            findings.append(emit("SW608", f"{n_val:,} validation examples; {limits.model} accepts at most {cap_val:,} ({figure.cite()})",
                                  f"Keep a random {cap_val:,} (sftwise split) and move the rest to the test set.", file=dataset_name(validation)))
     return findings
 
@@ -205,7 +228,7 @@ def _check_file(examples: list[RawExample], limits: GeminiLimits, counter: Token
     limit = int(limits.tokens_per_example.value or 0)
     over = [c for c in counts if limit and c.tokens > limit]
     for c in over[:max_listed]:
-        findings.append(emit("SW606", f"{c.tokens:,} tokens ({'countTokens API' if c.exact else 'offline estimate'}); {limits.model} accepts at most {limit:,} per example",
+        findings.append(emit("SW606", f"{c.tokens:,} tokens ({'countTokens API' if c.exact else 'offline estimate'}); {limits.model} accepts at most {limit:,} per example ({limits.tokens_per_example.cite()})",
                              "Shorten the example (trim the context, split long conversations) or drop it.", file=c.file, line=c.line))
     if len(over) > max_listed:
         findings.append(emit("SW606", f"{len(over) - max_listed} more examples are over the {limit:,}-token limit",

@@ -7,6 +7,7 @@ from sftwise.cli.app import app
 # Each module registers its commands on ``app``; the order here is the order of ``sftwise --help``.
 from sftwise.cli import pipeline_cmds as _pipeline  # noqa: E402,F401  run, demo, report
 from sftwise.cli import data_cmds as _data  # noqa: E402,F401  audit, convert, explain
+from sftwise.cli import inspect_cmds as _inspect  # noqa: E402,F401  inspect
 from sftwise.cli import hygiene_cmds as _hygiene  # noqa: E402,F401  dedup, split, skew
 from sftwise.cli import train_cmds as _train  # noqa: E402,F401  recommend, train, diagnose
 from sftwise.cli import eval_cmds as _eval  # noqa: E402,F401  eval, compare, hard-examples

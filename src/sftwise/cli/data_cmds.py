@@ -19,13 +19,15 @@ def audit(
     validation: Optional[Path] = typer.Option(None, "--validation", help="validation file, checked and compared with train"),
     test: Optional[Path] = typer.Option(None, "--test", help="test file, checked for overlap with train and validation"),
     model: Optional[str] = typer.Option(None, "--model", help="local model directory or cached HF name: its tokenizer counts tokens, its context sets the limit"),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="per-example token limit (your trainer's max_length); overrides the model's"),
-    target: Optional[str] = typer.Option(None, "--target", help="check a tuning service's limits too, e.g. gemini-2.5-flash"),
-    json_out: Optional[Path] = json_option("write the full report (findings and statistics) as JSON"),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, help="per-example token limit (your trainer's max_length); overrides the target's, the model's and the default (131,072 for Gemini files, 65,536 for others)"),
+    target: Optional[str] = typer.Option(None, "--target", help="check a tuning service's limits too: gemini-2.5-flash (or publishers/google/models/...), openai:gpt-4.1-mini"),
+    json_out: Optional[Path] = json_option("write the full report (every finding, not capped by --max-listed, and statistics) as JSON"),
     max_listed: int = typer.Option(50, "--max-listed", min=0, help="locations listed per finding code and file (0 = all)"),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="with --model: the chat template (text, a Jinja file, or 'chatml') the supervision checks use when the tokenizer has none"),
 ) -> None:
     """Check a fine-tuning dataset before tuning: schema, lengths, dataset-level problems, duplicates.
 
+    With --model, also which tokens carry loss under its chat template (as `sftwise inspect`, SW21x).
     Exit code 1 when any error-level finding exists, 0 otherwise, 2 on usage errors.
     Look up any code with `sftwise explain CODE`.
     """
@@ -35,14 +37,48 @@ def audit(
     from sftwise.io import write_json
 
     with Console(stderr=True).status(f"Auditing {train}" + (f", {validation}" if validation else "") + (f", {test}" if test else "") + " ..."):
-        report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=max_listed)
+        # the JSON report is for scripts: every finding, whatever --max-listed caps on screen
+        report = run_audit(train, validation=validation, test=test, model=model, max_tokens=max_tokens, target=target, max_listed=0 if json_out else max_listed)
+        if model and not (target or model).startswith("gemini"):
+            from sftwise.train.supervision import add_to_audit
+
+            add_to_audit(report, train, model, max_length=max_tokens, chat_template=chat_template)
     if json_out:
         write_json(json_out, report)
+        report = report.capped(max_listed)
     _render(report)
+    if report.supervision and not report.supervision.get("checked"):
+        typer.echo(f"note: which tokens carry loss was not checked: {report.supervision['reason']}")
     if json_out:
         typer.echo(f"JSON report: {json_out}")
     if report.has_errors:
         raise typer.Exit(code=1)
+
+
+def render_findings(console, findings, rows_per_code: int = 10) -> None:  # noqa: ANN001 - rich Console, Findings
+    """The findings table of ``audit`` and ``inspect``: at most ``rows_per_code`` rows per code, the hint once."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not findings:
+        return
+    table = Table(title="Findings", expand=False)
+    table.add_column("severity")
+    table.add_column("code")
+    table.add_column("where", overflow="fold")
+    table.add_column("finding (and how to fix it, first time)", overflow="fold")
+    shown: dict[str, int] = {}
+    for f in findings:
+        n = shown[f.code] = shown.get(f.code, 0) + 1
+        if n > rows_per_code:
+            continue
+        sev = f.severity.value
+        text = escape(f.message) + (f"\n[dim]{escape(f.hint)}[/]" if f.hint and n == 1 else "")
+        table.add_row(f"[{_SEVERITY_STYLE[sev]}]{sev}[/]", f.code, escape(f.location or "-"), text)
+    for code, n in shown.items():
+        if n > rows_per_code:
+            table.add_row("", code, "", f"[dim]... {n - rows_per_code} more {code} findings (all of them with --json)[/]")
+    console.print(table)
 
 
 def _render(report, rows_per_code: int = 10) -> None:  # noqa: ANN001 - AuditReport, imported lazily
@@ -50,24 +86,7 @@ def _render(report, rows_per_code: int = 10) -> None:  # noqa: ANN001 - AuditRep
     from rich.table import Table
 
     console = Console(highlight=False)
-    if report.findings:
-        table = Table(title="Findings", expand=False)
-        table.add_column("severity")
-        table.add_column("code")
-        table.add_column("where", overflow="fold")
-        table.add_column("finding (and how to fix it, first time)", overflow="fold")
-        shown: dict[str, int] = {}
-        for f in report.findings:
-            n = shown[f.code] = shown.get(f.code, 0) + 1
-            if n > rows_per_code:
-                continue
-            sev = f.severity.value
-            text = f.message + (f"\n[dim]{f.hint}[/]" if f.hint and n == 1 else "")
-            table.add_row(f"[{_SEVERITY_STYLE[sev]}]{sev}[/]", f.code, f.location or "-", text)
-        for code, n in shown.items():
-            if n > rows_per_code:
-                table.add_row("", code, "", f"[dim]... {n - rows_per_code} more {code} findings (all of them with --json)[/]")
-        console.print(table)
+    render_findings(console, report.findings, rows_per_code)
     stats = Table(title="Statistics" + (" (estimated tokens)" if any(s.tokens_estimated for s in report.stats.values()) else ""))
     stats.caption = "input / output tokens: min / p50 / p90 / p99 / max"
     for col in ("split", "examples", "chars", "tokens", "input tokens", "output tokens", "over limit"):
@@ -78,7 +97,7 @@ def _render(report, rows_per_code: int = 10) -> None:  # noqa: ANN001 - AuditRep
     console.print(stats)
     counts = report.counts
     verdict = "[bold red]errors found[/]" if report.has_errors else "[green]no errors[/]"
-    limit = f"limit {report.max_tokens:,} tokens" if report.max_tokens else "no token limit"
+    limit = f"limit {report.max_tokens:,} tokens" + (f", {report.max_tokens_label}" if report.max_tokens_label else "") if report.max_tokens else "no token limit"
     console.print(f"{verdict}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes ({limit}; tokenizer: {report.tokenizer}). "
                   "Explain a code with `sftwise explain CODE`.")
 
@@ -96,7 +115,7 @@ def convert(
 ) -> None:
     """Convert a dataset between formats (and add a system instruction or an instruction prefix)."""
     from sftwise.findings import sort_findings
-    from sftwise.formats import FORMATS, read, write
+    from sftwise.formats import FORMATS, conversion_losses, read, write
     from sftwise.errors import SftwiseError
 
     if to not in FORMATS:  # OUTPUT is never INPUT: sftwise.cli.paths checked it before this body
@@ -109,6 +128,8 @@ def convert(
     write(result.dataset, output, to, system=system, instruction_prefix=instruction_prefix)
     note = f" ({len(errors)} errors skipped with --force)" if errors else ""
     typer.echo(f"wrote {len(result.dataset)} examples to {output} as {to} (read as {result.dataset.format}){note}")
+    for loss in conversion_losses(result.dataset.conversations, to):
+        typer.echo(f"note: {loss}", err=True)
 
 
 @app.command()

@@ -17,6 +17,8 @@ def run(
     config: Path = typer.Argument(..., help="pipeline YAML (see the annotated example in the README)"),
     run_dir: Optional[Path] = output_dir_option(None, "--run-dir", help="where everything goes; default runs/<name>", writes=RUN_DIR_WRITES),
     force: bool = typer.Option(False, "--force", help="tune even when the audit finds error-level problems"),
+    new_job: bool = typer.Option(False, "--new-job", help="backend vertex: create a new, paid tuning job even when the run directory records one "
+                                                         "(without it a re-run attaches to the recorded job)"),
 ) -> None:
     """Run the whole workflow: audit → split → baseline → recommend → train → diagnose → eval → compare → report.
 
@@ -27,7 +29,7 @@ def run(
 
     cfg = load_config(config)
     target = run_dir or Path("runs") / cfg.name
-    run_pipeline(cfg, target, force=force, echo=_echo)
+    run_pipeline(cfg, target, force=force, new_job=new_job, echo=_echo)
     report = target / "report.html"
     if report.exists():
         typer.echo(f"\nReport: {report.resolve()}")

@@ -80,16 +80,18 @@ def train(
     drop: bool = typer.Option(False, "--drop", help="leave over-long examples out (counted and reported)"),
     batching: Optional[str] = typer.Option(None, "--batching", help="plain, length_grouped (default) or packed"),
     precision: Optional[str] = typer.Option(None, "--precision", help="auto, fp32, bf16, fp16"),
-    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="'chatml', a Jinja file, or template text, for tokenizers without one"),
+    chat_template: Optional[str] = typer.Option(None, "--chat-template", help="'chatml', 'chatml-tools' (ChatML with tool calls), a Jinja file, or template text, for tokenizers without one (or without tool support)"),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="optimizer steps between log points"),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="optimizer steps between mid-epoch validation passes"),
     seed: Optional[int] = typer.Option(None, "--seed", min=0),
-    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --run-dir"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in --run-dir (vertex: attach to the job recorded there)"),
+    force: bool = typer.Option(False, "--force", help="vertex: create a new, paid tuning job even when --run-dir records one for this request"),
     backend: str = typer.Option("local", "--backend", help="local (transformers + PEFT) or vertex (Gemini tuning job)"),
     bucket: Optional[str] = typer.Option(None, "--bucket", help="vertex: gs:// bucket to upload the data to"),
     project: Optional[str] = typer.Option(None, "--project", help="vertex: Google Cloud project"),
     location: Optional[str] = typer.Option(None, "--location", help="vertex: region, e.g. us-central1"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="vertex: poll until the job ends"),
+    poll: float = typer.Option(60.0, "--poll", min=0.0, help="vertex: seconds between polls of the job's state"),
     display_name: Optional[str] = typer.Option(None, "--display-name", help="vertex: tuned model display name"),
     json_out: Optional[Path] = json_option("write the result as JSON"),
 ) -> None:
@@ -105,6 +107,8 @@ def train(
         raise SftwiseError("--truncate and --drop exclude each other: choose one way to handle over-long examples")
     if backend not in ("local", "vertex"):
         raise SftwiseError(f"--backend must be local or vertex, got {backend!r}")
+    if force and backend != "vertex":
+        raise SftwiseError("--force creates a new Vertex AI tuning job: it goes with --backend vertex (a local run retrains or resumes by itself)")
     overrides = {
         "model": model, "train": str(train_file) if train_file else None, "validation": str(validation) if validation else None,
         "run_dir": str(run_dir) if run_dir else None, "epochs": epochs, "learning_rate": lr, "lr_multiplier": lr_multiplier,
@@ -124,7 +128,8 @@ def train(
             from sftwise.train.vertex import train_vertex
         except ImportError as exc:
             raise SftwiseError(f"the Vertex backend is not available ({exc}); install sftwise[gemini]") from None
-        result = train_vertex(spec, bucket=bucket, project=project, location=location, wait=wait, display_name=display_name)
+        result = train_vertex(spec, bucket=bucket, project=project, location=location, wait=wait, display_name=display_name,
+                              poll_interval_s=poll, resume=resume, force=force)
     else:
         from rich.console import Console
 

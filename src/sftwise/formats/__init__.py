@@ -3,7 +3,9 @@
 Formats (what one example looks like) and containers (how examples sit in a file) are independent:
 
 * ``gemini`` (canonical): ``{"systemInstruction": {"parts": [{"text"}]}, "contents": [{"role": "user"|"model", "parts": [...]}]}``
-* ``messages`` (OpenAI / Hugging Face chat): ``{"messages": [{"role": "system"|"user"|"assistant", "content"}]}``
+  (``system_instruction`` read too; ``tools`` and ``functionCall`` / ``functionResponse`` parts carried)
+* ``messages`` (OpenAI / Hugging Face chat): ``{"messages": [{"role": "system"|"user"|"assistant"|"tool", "content"}]}``
+  (``tools``, ``tool_calls``, ``tool_call_id``, ``weight`` and ``name`` carried; see :mod:`sftwise.formats.tools`)
 * ``prompt_completion``: ``{"prompt", "completion"}`` (strings, or TRL's lists of messages)
 * ``alpaca``: ``{"instruction", "input", "output"}`` (optional ``system`` and ``history``)
 * ``sharegpt``: ``{"conversations": [{"from": "human"|"gpt"|"system", "value"}]}``
@@ -20,6 +22,7 @@ can be salvaged is kept. :func:`load` is the strict variant for pipelines: it ra
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 from collections import Counter
@@ -30,14 +33,15 @@ from typing import Any
 
 import orjson
 
-from sftwise.conversation import USER, Conversation, Dataset, Part, Record, Source, Turn
+from sftwise.conversation import USER, Conversation, Dataset, Part, Record, Source
 from sftwise.findings import Finding, Severity, emit, sort_findings
 from sftwise.formats.files import iter_objects
+from sftwise.formats.losses import conversion_losses
 from sftwise.formats.records import EMITTERS, FORMATS, PARSERS, record_format
 from sftwise.errors import SftwiseError
 from sftwise.io import atomic_write, refuse_overwrite_input
 
-__all__ = ["FORMATS", "ReadResult", "apply_options", "detect", "load", "read", "record_format", "write"]
+__all__ = ["FORMATS", "ReadResult", "apply_options", "conversion_losses", "detect", "load", "read", "record_format", "write"]
 
 _MAX_LINES_PER_FORMAT = 200  # lines remembered per format, to point at the odd ones out in a mixed file
 
@@ -171,10 +175,10 @@ def apply_options(conversations: Iterable[Conversation], *, system: str | None =
                         parts.insert(0, Part(text=instruction_prefix))
                     else:
                         parts[first] = Part(text=f"{instruction_prefix}{sep}{parts[first].text}")
-                    turns[i] = Turn(role=turn.role, parts=parts)
+                    turns[i] = dataclasses.replace(turn, parts=parts)
                     break
         new_system = system if system and (replace_system or not c.system) else c.system
-        result.append(Conversation(turns=turns, system=new_system, meta=dict(c.meta)))
+        result.append(dataclasses.replace(c, turns=turns, system=new_system, meta=dict(c.meta)))
     return result
 
 
@@ -255,6 +259,6 @@ def _write_parquet(rows: list[dict[str, Any]], target: Path) -> None:
     try:
         table = pa.Table.from_pylist(rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise SftwiseError(f"cannot store these records in Parquet ({exc}); the extra fields differ in type between examples. Write .jsonl instead.") from None
+        raise SftwiseError(f"cannot store these records in Parquet ({exc}); a field differs in type between examples (an extra field, or a message content that is text in one example and a list of parts in another). Write .jsonl instead.") from None
     with atomic_write(target, "wb") as fh:
         pq.write_table(table, fh)

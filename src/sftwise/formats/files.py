@@ -24,7 +24,7 @@ from sftwise.findings import Finding, emit
 BOM = b"\xef\xbb\xbf"
 HUGE_RECORD = 1_000_000
 _MAGIC = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or .xlsx)", b"\x89PNG": "PNG image", b"\xff\xd8\xff": "JPEG image", b"%PDF": "PDF", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
-_JSON_FIELDS = ("contents", "systemInstruction", "messages", "conversations", "history")
+_JSON_FIELDS = ("contents", "systemInstruction", "system_instruction", "tools", "messages", "conversations", "history")
 _MAYBE_MESSAGES = ("prompt", "completion")  # plain text, or TRL's conversational lists of messages
 
 
@@ -160,8 +160,42 @@ def _json_document(path: str, kind: str, out: list[Finding]) -> Iterator[tuple[i
                         f"Convert it with `sftwise convert {path} OUT.jsonl --to FORMAT`, or rename it to .json; tuning services reject an array in a .jsonl upload.", path, 1))
     if not doc:
         out.append(emit("SW113", "the JSON array is empty.", "Check the export.", path))
+    # a .json file numbers its items (the documented Source.line of JSON); a .jsonl file, and a .json
+    # file on one line, have real lines, and a finding must not point past the end of the file
+    one_line = b"\n" not in data.rstrip()
+    lines = [1] * len(doc) if one_line else _element_lines(data, len(doc)) if kind == "jsonl" else None
     for index, obj in enumerate(doc, 1):
-        yield index, obj
+        yield (lines[index - 1] if lines else index), obj
+
+
+_POSITIONS_UP_TO = 64 * 1024 * 1024  # past this, finding each item's line costs a second parse: items are numbered instead
+
+
+def _element_lines(data: bytes, count: int) -> list[int] | None:
+    """The line each item of a JSON array starts on; ``None`` (number the items) for huge files or
+    when the scan fails."""
+    if len(data) > _POSITIONS_UP_TO:
+        return None
+    import json
+
+    text = data.decode("utf-8", "replace")
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    pos = text.index("[") + 1
+    line = 1 + text.count("\n", 0, pos)
+    try:
+        while len(lines) < count:
+            start = pos
+            while text[pos] in " \t\r\n,":
+                pos += 1
+            line += text.count("\n", start, pos)
+            lines.append(line)
+            _, end = decoder.raw_decode(text, pos)
+            line += text.count("\n", pos, end)
+            pos = end
+    except (ValueError, IndexError):
+        return None
+    return lines
 
 
 def _bom(path: str) -> Finding:

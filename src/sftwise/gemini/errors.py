@@ -50,6 +50,8 @@ def _is_connection_error(exc: BaseException) -> bool:
 
 def describe_api_error(exc: BaseException, action: str, attempts: int | None = None) -> str:
     """``action`` (e.g. "creating the tuning job") failed: what the service said and what to do."""
+    if _is_auth_error(exc):
+        return auth_failure(action, exc)
     code = error_code(exc)
     attempts = attempts or RETRY_ATTEMPTS
     message = getattr(exc, "message", None) or str(exc)
@@ -76,6 +78,15 @@ def describe_api_error(exc: BaseException, action: str, attempts: int | None = N
     return f"{action}: {type(exc).__name__}: {message}"
 
 
+def _is_auth_error(exc: BaseException) -> bool:
+    """Credentials that cannot be used: expired or revoked, missing, or a token endpoint out of reach."""
+    try:
+        from google.auth import exceptions as auth_exc
+    except ImportError:  # pragma: no cover - google-auth comes with google-genai
+        return False
+    return isinstance(exc, (auth_exc.RefreshError, auth_exc.DefaultCredentialsError, auth_exc.TransportError))
+
+
 def is_api_error(exc: BaseException) -> bool:
     if error_code(exc) is not None or _is_connection_error(exc):
         return True
@@ -85,6 +96,21 @@ def is_api_error(exc: BaseException) -> bool:
         return isinstance(exc, gexc.GoogleAPIError)
     except ImportError:  # pragma: no cover
         return False
+
+
+def auth_failure(action: str, exc: BaseException) -> str:
+    """One line for credentials that cannot be used: expired or revoked (RefreshError), none at all
+    (DefaultCredentialsError), or a token endpoint that cannot be reached (TransportError)."""
+    from google.auth import exceptions as auth_exc
+
+    detail = redact(" ".join(str(exc).split()))[:300]
+    if isinstance(exc, auth_exc.TransportError):
+        return (f"{action}: cannot reach Google's token endpoint to authenticate ({detail}). Check the network or proxy, then run "
+                "`gcloud auth application-default login`; set the project and region with GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION "
+                "(or --project / --location).")
+    return (f"{action}: your Google credentials could not be used ({detail}). "
+            "Run `gcloud auth application-default login` again (tokens expire), or check GOOGLE_APPLICATION_CREDENTIALS; "
+            "set the project and region with GOOGLE_CLOUD_PROJECT / GOOGLE_CLOUD_LOCATION (or --project / --location).")
 
 
 def with_retries(
@@ -97,20 +123,15 @@ def with_retries(
     on_retry: Callable[[str], Any] | None = None,
 ) -> T:
     """Call ``fn``; retry quota and server errors with exponential backoff; raise SftwiseError otherwise."""
-    from google.auth import exceptions as auth_exc
-
     attempts = attempts or RETRY_ATTEMPTS
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except SftwiseError:
             raise
-        except (auth_exc.RefreshError, auth_exc.DefaultCredentialsError) as exc:
-            raise SftwiseError(
-                f"{action}: your Google credentials could not be used ({exc}). "
-                "Run `gcloud auth application-default login` again (tokens expire), or check GOOGLE_APPLICATION_CREDENTIALS."
-            ) from None
         except Exception as exc:
+            if _is_auth_error(exc):  # never retried: the same credentials fail the same way
+                raise SftwiseError(auth_failure(action, exc)) from None
             if not is_api_error(exc):
                 raise
             code = error_code(exc)

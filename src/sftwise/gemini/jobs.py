@@ -103,7 +103,7 @@ def job_info(job: Any) -> JobInfo:
         base_model=job.base_model,
         training_dataset_uri=spec.training_dataset_uri if spec else None,
         validation_dataset_uri=spec.validation_dataset_uri if spec else None,
-        epoch_count=hp.epoch_count if hp else None,
+        epoch_count=(hp.epoch_count if hp else None) or _epochs_from_checkpoints(tuned),
         learning_rate_multiplier=hp.learning_rate_multiplier if hp else None,
         adapter_size=_enum(hp.adapter_size) if hp else None,
         create_time=job.create_time.isoformat() if job.create_time else None,
@@ -122,6 +122,14 @@ def job_info(job: Any) -> JobInfo:
     if info.state == "JOB_STATE_FAILED":
         info.likely_cause = likely_cause(job.error.message if job.error else "", info)
     return info
+
+
+def _epochs_from_checkpoints(tuned: Any) -> int | None:
+    """The epochs a job ran when the request left them to the service (no epochCount in its
+    hyperparameters): its last checkpoint's epoch, once it has checkpoints."""
+    epochs = [c.epoch for c in (tuned.checkpoints or [])] if tuned is not None else []
+    epochs = [e for e in epochs if e]
+    return max(epochs) if epochs else None
 
 
 def likely_cause(message: str, info: JobInfo) -> str:
@@ -181,6 +189,11 @@ def _check_name(name: str) -> None:
         raise SftwiseError(f"job name {name!r} is not projects/P/locations/L/tuningJobs/ID; see `sftwise jobs list`")
 
 
+def _sleep(seconds: float) -> None:
+    """The wait between polls (a test replaces it to interrupt a run mid-poll)."""
+    time.sleep(seconds)
+
+
 def wait_for_job(
     client: Any,
     name: str,
@@ -188,9 +201,13 @@ def wait_for_job(
     interval_s: float = 60.0,
     timeout_s: float | None = None,
     echo: Callable[[str], Any] | None = None,
-    sleep: Callable[[float], Any] = time.sleep,
+    sleep: Callable[[float], Any] | None = None,
 ) -> JobInfo:
-    """Poll until the job ends, showing state and elapsed time in a rich progress display."""
+    """Poll until the job ends, showing state and elapsed time in a rich progress display.
+
+    ``sleep`` defaults to :func:`_sleep`, looked up at each call so a test can stand in for the wait.
+    """
+    sleep = sleep or _sleep
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

@@ -32,22 +32,43 @@ from sftwise.tokens import estimate_tokens as estimate_text_tokens
 
 # -- the table ---------------------------------------------------------------------------------
 
-REFERENCE = "Vertex AI docs 'Prepare supervised fine-tuning data for Gemini' and 'About supervised fine-tuning', via ../shared/reference/gemini-vertex.md"
-CHECKED = date(2026, 11, 1)
+REFERENCE = "Vertex AI docs 'Prepare supervised fine-tuning data for Gemini' and 'About supervised fine-tuning' (stored 2026), via ../shared/reference/gemini-vertex.md"
+MODELS_REFERENCE = "the tunable-model list of the Vertex AI supervised tuning docs (stored 2026; 3.1 Flash-Lite preview: release notes of 2026-05-20), via ../shared/reference/formats-2026.md"
+FILE_PARTS_REFERENCE = "Vertex AI docs on multimodal tuning data (stored 2026), via ../shared/reference/formats-2026.md"
+NOT_STATED = "not stated in the stored docs for this model"
+CHECKED = date(2026, 12, 1)
 
-IMAGE_MIME_TYPES = ("image/jpeg", "image/png")
+IMAGE_MIME_TYPES = ("image/jpeg", "image/png", "image/webp")
+DOCUMENT_MIME_TYPES = ("application/pdf", "text/plain")
+MEDIA_MIME_PREFIXES = ("audio/", "video/")  # audio and video tuning are documented (videos up to 100 MB)
 MAX_IMAGES_PER_EXAMPLE = 30
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_VIDEO_BYTES = 100 * 1024 * 1024
+FILE_URI_SCHEMES = ("gs://", "https://", "http://")  # a Cloud Storage URI or a public HTTP(S) URL
 GB = 1024**3
+
+
+def mime_accepted(mime: object) -> bool:
+    """Whether Gemini tuning accepts a file part of this MIME type (images, PDF/text documents, audio, video)."""
+    return isinstance(mime, str) and (mime in IMAGE_MIME_TYPES or mime in DOCUMENT_MIME_TYPES or mime.startswith(MEDIA_MIME_PREFIXES))
+
+
+def accepted_mime_types() -> str:
+    """The accepted MIME types in words, for hints."""
+    return ", ".join(IMAGE_MIME_TYPES + DOCUMENT_MIME_TYPES) + ", audio/*, video/*"
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One documented number with where and when it was read."""
+    """One documented number with where and when it was read (``value`` None: not documented)."""
 
     value: float | int | None
     source: str = REFERENCE
     checked: date = CHECKED
+
+    def cite(self) -> str:
+        """Where the figure comes from, for a finding's message."""
+        return f"{self.source}, checked {self.checked}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +78,6 @@ class GeminiLimits:
     model: str
     tokens_per_example: Figure
     max_validation_examples: Figure
-    validation_fraction_over_1000: Figure  # 2.5: "5,000, or 30 % (of the training examples) when over 1,000 validation examples"
     max_training_examples_text: Figure
     max_training_examples_multimodal: Figure
     max_file_bytes: Figure
@@ -65,45 +85,56 @@ class GeminiLimits:
     default_adapter_size: int
     discontinued: date | None = None
     rejects_function_calls: bool = False
+    preview: bool = False
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    listed: Figure = Figure(None, MODELS_REFERENCE)  # where the model is listed as tunable
+    note: str = ""
 
 
 def _f(value: float | int | None) -> Figure:
     return Figure(value)
 
 
+_UNSTATED = Figure(None, NOT_STATED)
+_TEXT_1M = Figure(1_000_000, REFERENCE + " (1M text-only examples for 2.5 models; an earlier note said 10M, unsourced)")
+
 GEMINI_LIMITS: dict[str, GeminiLimits] = {
     limits.model: limits
     for limits in (
         GeminiLimits(
-            "gemini-1.5-pro-002", _f(32_000), _f(256), _f(None), _f(None), _f(None), _f(1 * GB),
-            adapter_sizes=(1, 4), default_adapter_size=4,
-        ),
-        GeminiLimits(
-            "gemini-1.5-flash-002", _f(128_000), _f(256), _f(None), _f(None), _f(None), _f(1 * GB),
-            adapter_sizes=(1, 4, 8, 16), default_adapter_size=8,
-        ),
-        GeminiLimits(
-            "gemini-2.0-flash-001", _f(131_072), _f(5_000), _f(None), _f(1_000_000), _f(300_000), _f(1 * GB),
+            "gemini-2.0-flash-001", _f(131_072), _f(5_000), _f(1_000_000), _f(300_000), _f(1 * GB),
             adapter_sizes=(1, 2, 4, 8), default_adapter_size=4, discontinued=date(2026, 6, 1),
-            aliases=("gemini-2.0-flash",),
+            aliases=("gemini-2.0-flash",), listed=Figure(None, REFERENCE),
         ),
         GeminiLimits(
-            "gemini-2.0-flash-lite-001", _f(131_072), _f(5_000), _f(None), _f(1_000_000), _f(300_000), _f(1 * GB),
+            "gemini-2.0-flash-lite-001", _f(131_072), _f(5_000), _f(1_000_000), _f(300_000), _f(1 * GB),
             adapter_sizes=(1, 2, 4, 8), default_adapter_size=4, discontinued=date(2026, 6, 1),
-            aliases=("gemini-2.0-flash-lite",),
+            aliases=("gemini-2.0-flash-lite",), listed=Figure(None, REFERENCE),
         ),
         GeminiLimits(
-            "gemini-2.5-flash", _f(131_072), _f(5_000), _f(0.30), _f(10_000_000), _f(300_000), _f(1 * GB),
+            "gemini-2.5-flash", _f(131_072), _f(5_000), _TEXT_1M, _f(300_000), _f(1 * GB),
             adapter_sizes=(1, 2, 4, 8, 16), default_adapter_size=4, rejects_function_calls=True,
         ),
         GeminiLimits(
-            "gemini-2.5-flash-lite", _f(131_072), _f(5_000), _f(0.30), _f(10_000_000), _f(300_000), _f(1 * GB),
+            "gemini-2.5-flash-lite", _f(131_072), _f(5_000), _TEXT_1M, _f(300_000), _f(1 * GB),
             adapter_sizes=(1, 2, 4, 8, 16), default_adapter_size=4,
         ),
         GeminiLimits(
-            "gemini-2.5-pro", _f(131_072), _f(5_000), _f(0.30), _f(10_000_000), _f(300_000), _f(1 * GB),
+            "gemini-2.5-pro", _f(131_072), _f(5_000), _TEXT_1M, _f(300_000), _f(1 * GB),
             adapter_sizes=(1, 2, 4, 8), default_adapter_size=4,
+        ),
+        *(
+            GeminiLimits(
+                model, _UNSTATED, _UNSTATED, _UNSTATED, Figure(300_000, FILE_PARTS_REFERENCE), _UNSTATED,
+                adapter_sizes=(1, 2, 4, 8, 16), default_adapter_size=4, preview=preview, aliases=aliases,
+                note="per-model limits are not in the stored docs: the per-example token limit falls back to the Gemini default "
+                     "and the adapter sizes are 2.5 Flash's (check the docs page)",
+            )
+            for model, preview, aliases in (
+                ("gemini-3.5-flash", False, ()),
+                ("gemini-3.5-flash-lite", False, ()),
+                ("gemini-3.1-flash-lite-preview", True, ("gemini-3.1-flash-lite",)),
+            )
         ),
     )
 }
@@ -118,25 +149,36 @@ API_COUNT_THREADS = 8
 TOKENS_PER_IMAGE = 258  # Gemini's documented cost of one image up to 384x384
 
 
-def tunable_models() -> list[str]:
-    return sorted(GEMINI_LIMITS)
+def tunable_models(today: date | None = None) -> list[str]:
+    """The models the table lists as tunable today (discontinued ones left out)."""
+    today = today or date.today()
+    return sorted(m for m, lim in GEMINI_LIMITS.items() if not (lim.discontinued and today >= lim.discontinued))
+
+
+def model_id(name: str) -> str:
+    """The short model id of ``gemini-2.5-flash``, ``gemini:MODEL``, ``publishers/google/models/MODEL`` or
+    ``projects/P/locations/L/publishers/google/models/MODEL`` (a trailing ``@version`` dropped)."""
+    short = name.strip().rstrip("/").split("/")[-1].split("@")[0]
+    return short.split(":", 1)[1] if short.startswith("gemini:") else short
+
+
+def is_gemini(name: str | None) -> bool:
+    """Whether ``name`` names a Gemini model in any of the spellings :func:`model_id` reads."""
+    return bool(name) and model_id(name).lower().startswith("gemini")
 
 
 def resolve_model(name: str, today: date | None = None, *, parameter: str = "model") -> GeminiLimits:
     """The limits of a base model named ``gemini-2.5-flash``, ``gemini:MODEL`` or ``publishers/google/models/...``.
 
     Raises :class:`ParameterError` (naming ``parameter``, the caller's argument that held ``name``) for
-    a model that cannot be tuned or was discontinued.
+    a model that cannot be tuned or was discontinued; the message says where the table comes from.
     """
-    raw = name.strip()
-    short = raw.split("/")[-1]
-    if short.startswith("gemini:"):
-        short = short.split(":", 1)[1]
+    short = model_id(name)
     match = GEMINI_LIMITS.get(short) or next((lim for lim in GEMINI_LIMITS.values() if short in lim.aliases), None)
     if match is None:
         raise ParameterError(parameter,
             f"base model {name!r} cannot be tuned on Vertex AI (sftwise knows the limits of: "
-            f"{', '.join(tunable_models())}; table checked {CHECKED}). Pick one of those, e.g. gemini-2.5-flash."
+            f"{', '.join(tunable_models())}; table from {MODELS_REFERENCE}, checked {CHECKED}). Pick one of those, e.g. gemini-2.5-flash."
         )
     today = today or date.today()
     if match.discontinued and today >= match.discontinued:
@@ -212,21 +254,29 @@ def any_images(data: Dataset | str | os.PathLike[str]) -> bool:
     if isinstance(data, Dataset):
         return any(p.file_uri for r in data.records for t in r.conversation.turns for p in t.parts)
     with open(data, encoding="utf-8", errors="replace") as handle:
-        return any('"fileData"' in line for line in handle)
+        return any('"fileData"' in line for line in handle)  # any file part: the multimodal cap of 300K
 
 
 # -- token counting ----------------------------------------------------------------------------
 
 class ExampleSize(NamedTuple):
-    """What one example holds, for the offline estimate: text tokens (UTF-8 bytes / 4) and images."""
+    """What one example holds, for the offline estimate: text tokens (UTF-8 bytes / 4), images (the
+    per-example image cap counts these) and other file parts (PDF, audio, video)."""
 
     text_tokens: int
     images: int
+    other_files: int = 0
 
     @property
     def tokens(self) -> int:
-        """Offline estimate: the text parts' tokens (``sftwise.tokens``) + 258 per image."""
-        return self.text_tokens + TOKENS_PER_IMAGE * self.images
+        """Offline estimate: the text parts' tokens (``sftwise.tokens``) + 258 per file part (an image's
+        documented cost; audio and video cost more, so their estimate is a floor)."""
+        return self.text_tokens + TOKENS_PER_IMAGE * (self.images + self.other_files)
+
+
+def system_instruction(obj: dict[str, Any]) -> Any:
+    """The system instruction of a line in either spelling the docs use (``systemInstruction``, ``system_instruction``)."""
+    return obj.get("systemInstruction", obj.get("system_instruction"))
 
 
 def example_size(obj: Any) -> ExampleSize | None:
@@ -234,9 +284,9 @@ def example_size(obj: Any) -> ExampleSize | None:
     when it has no turns at all (not an object, or no non-empty ``contents`` list): nothing to count."""
     if not isinstance(obj, dict) or not isinstance(obj.get("contents"), list) or not obj["contents"]:
         return None
-    holders = [obj["systemInstruction"]] if isinstance(obj.get("systemInstruction"), dict) else []
+    holders = [si] if isinstance(si := system_instruction(obj), dict) else []
     holders += [turn for turn in obj["contents"] if isinstance(turn, dict)]
-    text_tokens = images = 0
+    text_tokens = images = other_files = 0
     for holder in holders:
         parts = holder.get("parts")
         for part in parts if isinstance(parts, list) else ():
@@ -244,9 +294,28 @@ def example_size(obj: Any) -> ExampleSize | None:
                 continue
             if isinstance(part.get("text"), str):
                 text_tokens += estimate_text_tokens(part["text"])
+            for key in ("functionCall", "functionResponse"):  # the call's name and arguments are tokens too
+                if key in part:
+                    text_tokens += _json_tokens(part[key])
             if isinstance(part.get("fileData"), dict):
-                images += 1
-    return ExampleSize(text_tokens, images)
+                if is_image_part(part["fileData"]):
+                    images += 1
+                else:
+                    other_files += 1
+    if "tools" in obj:  # function declarations count toward the example's tokens
+        text_tokens += _json_tokens(obj["tools"])
+    return ExampleSize(text_tokens, images, other_files)
+
+
+def _json_tokens(value: Any) -> int:
+    """The estimate of a JSON value's tokens (its compact serialisation, as the service would see it)."""
+    return estimate_text_tokens(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def is_image_part(file_data: dict[str, Any]) -> bool:
+    """Whether a ``fileData`` object holds an image (an unstated MIME type counts as one: the stricter cap)."""
+    mime = file_data.get("mimeType")
+    return not isinstance(mime, str) or mime.startswith("image/")
 
 
 TokenCounter = Callable[[dict[str, Any]], int]
@@ -259,8 +328,8 @@ def api_token_counter(client: Any, model: str) -> TokenCounter:
     def count(obj: dict[str, Any]) -> int:
         contents = [types.Content.model_validate(turn) for turn in obj["contents"]]
         config = None
-        if isinstance(obj.get("systemInstruction"), dict):
-            system = types.Content.model_validate(obj["systemInstruction"])
+        if isinstance(si := system_instruction(obj), dict):
+            system = types.Content.model_validate(si)
             config = types.CountTokensConfig(system_instruction=system)
         response = client.models.count_tokens(model=model, contents=contents, config=config)
         return int(response.total_tokens or 0)
@@ -347,3 +416,36 @@ def count_dataset_tokens(data: Dataset | str | os.PathLike[str], *, target: str,
     _, examples, _ = raw_examples(data)
     counts, how = count_tokens(examples, token_counter)
     return sum(c.tokens for c in counts), len(examples), how
+
+
+# -- file parts --------------------------------------------------------------------------------
+
+class FileProblem(NamedTuple):
+    """One problem of a ``fileData`` object: what kind (``not-object``, ``local-uri``, ``bad-uri``,
+    ``no-mime``, ``mime``), in words, how to fix it, and the sub-field (``fileUri``...) it is in."""
+
+    kind: str
+    message: str
+    hint: str
+    field: str
+
+
+def file_part_problems(file_data: Any) -> list[FileProblem]:
+    """What Gemini tuning would reject in one ``fileData`` object (source: :data:`FILE_PARTS_REFERENCE`):
+    a ``fileUri`` that is not ``gs://`` or public HTTP(S) (a ``file://`` or bare local path can be read by
+    no tuning service), a missing ``mimeType``, a MIME type tuning does not take."""
+    if not isinstance(file_data, dict):
+        return [FileProblem("not-object", "`fileData` must be an object with mimeType and fileUri", '{"mimeType": "image/png", "fileUri": "gs://..."}', "")]
+    out: list[FileProblem] = []
+    uri, mime = file_data.get("fileUri"), file_data.get("mimeType")
+    if not isinstance(uri, str) or not uri.strip():
+        out.append(FileProblem("bad-uri", f"fileData.fileUri must be a gs:// URI or a public HTTPS URL, got {uri!r}", "Upload the file to Cloud Storage and give its gs:// URI.", "fileUri"))
+    elif uri.lower().startswith("file:") or not uri.lower().startswith(FILE_URI_SCHEMES):
+        out.append(FileProblem("local-uri", f"fileData.fileUri {uri[:80]!r} is a local path: no tuning service can read it",
+                               "Upload the file to Cloud Storage (gsutil cp) and give its gs:// URI, or a public HTTPS URL.", "fileUri"))
+    if mime is None or (isinstance(mime, str) and not mime.strip()):
+        out.append(FileProblem("no-mime", "fileData has no mimeType; Gemini tuning needs it to read the file",
+                               f"Add the file's MIME type (one of {accepted_mime_types()}).", "mimeType"))
+    elif not mime_accepted(mime):
+        out.append(FileProblem("mime", f"fileData.mimeType {mime!r} is not accepted for tuning", f"Use one of {accepted_mime_types()}.", "mimeType"))
+    return out

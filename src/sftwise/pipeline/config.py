@@ -58,8 +58,8 @@ PIPELINE_OWNED = ("model", "train", "validation", "run_dir", "format", "seed", "
 """TrainSpec fields the pipeline sets itself, from model.base, data.*, the run directory, seed and
 model.max_length; they are not keys of the ``train:`` section."""
 
-RECOMMENDED = ("epochs", "learning_rate", "lora_rank", "lora_alpha")
-"""TrainSpec fields the recommend step fills in; in the ``train:`` section they default to 'not set'."""
+RECOMMENDED = ("epochs", "learning_rate", "lora_rank", "lora_alpha", "lr_multiplier", "adapter_size")
+"""TrainSpec fields the recommend step fills in (the last two for backend: vertex); in the ``train:`` section they default to 'not set'."""
 
 
 def _train_step_fields() -> dict[str, Any]:
@@ -107,6 +107,24 @@ class EvalStepConfig(_Strict):
     max_examples: int | None = Field(None, ge=1)
 
 
+class VertexStepConfig(_Strict):
+    """How the pipeline drives a Vertex AI tuning job (``backend: vertex``); project, location and
+    bucket are ``train:`` keys, shared with ``sftwise train --backend vertex``."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=128, description="the tuned model's display name; default sftwise-<run name>")
+    poll_interval_s: float = Field(60.0, ge=0, description="seconds between polls of the job's state")
+    eval_checkpoint: Literal["best", "none"] | int = Field(
+        "best", description="the intermediate checkpoint evaluated beside the tuned endpoint: 'best' (the diagnosis's best epoch), "
+                            "an epoch number, or 'none'; the last epoch's checkpoint is the tuned model itself and is not evaluated twice")
+
+    @field_validator("eval_checkpoint")
+    @classmethod
+    def _positive_epoch(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"an epoch number is 1 or more, got {value}")
+        return value
+
+
 class PipelineConfig(_Strict):
     """Everything ``sftwise run`` needs; every step can be switched off."""
 
@@ -120,6 +138,7 @@ class PipelineConfig(_Strict):
     baseline: BaselineStepConfig = Field(default_factory=BaselineStepConfig)
     train: TrainStepConfig = Field(default_factory=TrainStepConfig)
     eval: EvalStepConfig = Field(default_factory=EvalStepConfig)
+    vertex: VertexStepConfig = Field(default_factory=VertexStepConfig)
     report: bool = True
 
     @field_validator("name")

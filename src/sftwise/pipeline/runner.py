@@ -22,6 +22,7 @@ from sftwise.errors import ParameterError, SftwiseError
 from sftwise.gguf_cache import is_gguf_reference
 from sftwise.io import input_digest, read_json, require_dir_or_absent, write_json
 from sftwise.models import TINY_NAME
+from sftwise.pipeline import vertex_steps
 from sftwise.pipeline.config import PipelineConfig
 from sftwise.pipeline.state import PipelineState, StepState, fingerprint, load_state, now, save_state
 
@@ -34,6 +35,7 @@ class RunContext:
     config: PipelineConfig
     run_dir: Path
     force: bool = False
+    new_job: bool = False  # vertex: create a new (paid) tuning job even when the run directory records one
     echo: Callable[[str], None] = print
     step_key: str = ""  # the fingerprint of the step being run
 
@@ -103,6 +105,15 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
     data = ctx.config.data
     model, max_tokens = _audit_model_and_limit(ctx)
     report = audit(data.train, validation=data.validation, test=data.test, model=model, max_tokens=max_tokens)
+    written = ["audit.json"]
+    if model and ctx.config.backend != "vertex" and not model.startswith("gemini"):  # the trainer's masking under the model's template
+        from sftwise.train.supervision import add_to_audit
+
+        supervision = add_to_audit(report, data.train, model, max_length=ctx.config.model.max_length,
+                                   chat_template=getattr(ctx.config.train, "chat_template", None))
+        if supervision is not None:
+            write_json(ctx.run_dir / "supervision.json", supervision)
+            written.append("supervision.json")
     write_json(ctx.run_dir / "audit.json", report)
     errors = [f for f in report.findings if f.severity is Severity.ERROR]
     warnings = [f for f in report.findings if f.severity is Severity.WARNING]
@@ -113,7 +124,7 @@ def _step_audit(ctx: RunContext) -> tuple[list[str], str]:
             f"the audit found {len(errors)} error-level findings (see {ctx.run_dir / 'audit.json'}):\n  {first}\n"
             "Fix the data, or set audit.force: true to tune anyway."
         )
-    return ["audit.json"], summary
+    return written, summary
 
 
 def _audit_model_and_limit(ctx: RunContext) -> tuple[str | None, int | None]:
@@ -275,7 +286,7 @@ def _step_baseline(ctx: RunContext) -> tuple[list[str], str]:
 
 def _generator_spec(ctx: RunContext, model: str) -> str:
     if ctx.config.backend == "vertex" or model.startswith("gemini"):
-        return model if model.startswith("gemini:") else f"gemini:{model}"
+        return vertex_steps.gemini_spec(ctx, model)
     if ":" in model and not os.path.exists(model) and not is_gguf_reference(model):
         return model  # already a spec such as openai:NAME@URL
     return f"hf:{model}"
@@ -312,15 +323,13 @@ def _step_train(ctx: RunContext) -> tuple[list[str], str]:
         "run_dir": str(ctx.run_dir / TRAIN_DIR),
         "seed": ctx.config.seed,
         "max_length": ctx.config.model.max_length,
-        **_recommended_fields(rec),
+        **(vertex_steps.recommended_vertex_fields(rec) if vertex_steps.is_vertex(ctx) else _recommended_fields(rec)),
         **{k: v for k, v in ctx.config.train.model_dump(exclude={"enabled"}).items() if v is not None},
     }
     spec = TrainSpec.build(fields)
     note = ""
-    if ctx.config.backend == "vertex":
-        from sftwise.train.vertex import train_vertex
-
-        result = train_vertex(spec, wait=True, display_name=ctx.config.name)  # bucket, project, location: from the spec
+    if vertex_steps.is_vertex(ctx):
+        result = vertex_steps.train_on_vertex(ctx, spec, rec)  # bucket, project, location: from the spec
     else:
         from sftwise.evaluate.training import training_evaluator
         from sftwise.train.local import OverlongExamples, train
@@ -389,6 +398,8 @@ def _chosen_checkpoint(ctx: RunContext) -> str | None:
 
 
 def _step_eval(ctx: RunContext) -> tuple[list[str], str]:
+    if vertex_steps.is_vertex(ctx):
+        return _eval_endpoints(ctx)
     checkpoint = _chosen_checkpoint(ctx)
     if checkpoint is None:
         raise SftwiseError(f"the diagnosis names no checkpoint to evaluate; see {ctx.run_dir / 'diagnosis.json'}")
@@ -397,10 +408,22 @@ def _step_eval(ctx: RunContext) -> tuple[list[str], str]:
     return [f"{EVAL_DIR}/tuned"], f"{Path(checkpoint).name} {_headline(summary)}"
 
 
+def _eval_endpoints(ctx: RunContext) -> tuple[list[str], str]:
+    """The Vertex eval: the tuned endpoint and the chosen checkpoint's, each into its own results dir."""
+    evaluated, parts = [], []
+    for rel, model in vertex_steps.eval_targets(ctx, ctx.run_dir / TRAIN_DIR):
+        summary = _eval_one(ctx, model, ctx.run_dir / rel)
+        evaluated.append((rel, summary))
+        parts.append(f"{Path(rel).name} {_headline(summary)}")
+    _refuse_failures(evaluated)
+    return [rel for rel, _ in evaluated], "; ".join(parts)
+
+
 def _step_compare(ctx: RunContext) -> tuple[list[str], str]:
     from sftwise.evaluate.compare import compare
 
-    report = compare([_best_baseline(ctx), ctx.run_dir / EVAL_DIR / "tuned"], seed=ctx.config.seed)
+    tuned = vertex_steps.eval_dirs(ctx, ctx.run_dir / TRAIN_DIR) if vertex_steps.is_vertex(ctx) else [ctx.run_dir / EVAL_DIR / "tuned"]
+    report = compare([_best_baseline(ctx), *tuned], seed=ctx.config.seed)
     write_json(ctx.run_dir / "comparison.json", report)
     return ["comparison.json"], _comparison_headline(report)
 
@@ -440,13 +463,14 @@ def _step_report(ctx: RunContext) -> tuple[list[str], str]:
 
 
 STEPS: list[Step] = [
-    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), [input_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
+    Step("audit", (), lambda c: (c.config.data.model_dump(), c.config.audit.model_dump(), _audit_model_and_limit(c), c.config.model.max_length,
+                                 getattr(c.config.train, "chat_template", None), [input_digest(p) for p in (c.config.data.train, c.config.data.validation, c.config.data.test)]), _step_audit, lambda c: c.config.audit.enabled, "audit", DATA_KEYS),
     Step("split", ("audit",), lambda c: (c.config.split.model_dump(), c.config.seed), _step_split, lambda c: c.config.split.enabled, "split", {"data": "data.train"}),
     Step("baseline", ("audit", "split"), lambda c: (c.config.model.model_dump(), c.config.baseline.model_dump(), c.config.eval.model_dump(), c.config.seed, c.config.backend), _step_baseline, lambda c: c.config.baseline.enabled, "baseline", {"data": "data.test"}),
     Step("recommend", ("audit", "split"), lambda c: (c.config.model.base,), _step_recommend, lambda c: c.config.train.enabled, "train", DATA_KEYS),
-    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [input_digest(c.split_paths()[k]) for k in ("train", "validation")]), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
+    Step("train", ("recommend",), lambda c: (c.config.model.model_dump(), c.config.train.model_dump(), c.config.seed, c.config.backend, [input_digest(c.split_paths()[k]) for k in ("train", "validation")], *vertex_steps.train_inputs(c)), _step_train, lambda c: c.config.train.enabled, "train", DATA_KEYS),
     Step("diagnose", ("train",), lambda c: (), _step_diagnose, lambda c: c.config.train.enabled, "train"),
-    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(),), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test"}),
+    Step("eval", ("diagnose",), lambda c: (c.config.eval.model_dump(), *vertex_steps.eval_inputs(c)), _step_eval, lambda c: c.config.train.enabled and c.config.eval.enabled, "eval", {"data": "data.test", "eval_checkpoint": "vertex.eval_checkpoint"}),
     Step("compare", ("baseline", "eval"), lambda c: (), _step_compare, lambda c: c.config.baseline.enabled and c.config.train.enabled and c.config.eval.enabled, "eval"),
     Step("report", ("audit", "baseline", "recommend", "diagnose", "eval", "compare"), lambda c: (_version(),), _step_report, lambda c: c.config.report),
 ]
@@ -467,8 +491,13 @@ def _refuse_model_dir(run_dir: Path, config: PipelineConfig) -> None:
         raise ParameterError("run_dir", problem)
 
 
-def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = False, echo: Callable[[str], None] = print) -> PipelineState:
-    """Run every enabled step whose fingerprint changed or whose outputs are missing."""
+def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = False, new_job: bool = False,
+                 echo: Callable[[str], None] = print) -> PipelineState:
+    """Run every enabled step whose fingerprint changed or whose outputs are missing.
+
+    ``new_job`` (``backend: vertex``): create a new, paid tuning job even when the run directory
+    records one for the same request; without it a re-run attaches to the recorded job.
+    """
     import os
 
     # The pipeline prints one line per step and its own progress bars; transformers' per-load
@@ -477,7 +506,7 @@ def run_pipeline(config: PipelineConfig, run_dir: str | Path, *, force: bool = F
     run_dir = require_dir_or_absent(run_dir, "run_dir")
     _refuse_model_dir(run_dir, config)
     run_dir.mkdir(parents=True, exist_ok=True)
-    ctx = RunContext(config=config, run_dir=run_dir, force=force, echo=echo)
+    ctx = RunContext(config=config, run_dir=run_dir, force=force, new_job=new_job, echo=echo)
     state = load_state(run_dir)
     write_json(run_dir / "config.json", config)
     prints: dict[str, str] = {}

@@ -32,6 +32,9 @@ th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word;background:#fafafa;border:1px solid #eee;padding:.4em;margin:0;font-size:.85em}
 pre.text{max-height:12em;overflow:auto}
 .better{color:#1b7f2a}.worse{color:#b00020}
+.tokens{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em;white-space:pre-wrap;word-break:break-all;border:1px solid #eee;padding:.4em;line-height:1.7}
+.tokens span{border-right:1px solid #fff;padding:0 1px}.tokens .t{background:#b7e4b0;color:#0b3d06}.tokens .t:nth-child(odd){background:#9ed69a}
+.tokens .m{background:#f0f0f0;color:#999}.tokens .m:nth-child(odd){background:#e4e4e4}.tokens .cut{background:#b00020;color:#fff}
 """
 
 
@@ -117,6 +120,31 @@ def _section_audit(run_dir: Path, config: dict[str, Any]) -> str:
     if stat_rows:
         parts.append(_table(["split", "examples", "characters", "input tokens (min / p50 / p90 / p99 / max)", "output tokens (min / p50 / p90 / p99 / max)"], stat_rows, numeric={1, 2}))
     parts.append(_length_histograms(run_dir, config, audit))
+    parts.append(_supervision(run_dir))
+    return "".join(parts)
+
+
+def _supervision(run_dir: Path, examples: int = 3) -> str:
+    """What training is given (supervision.json of the audit step): totals and a few examples token by
+    token, trained tokens highlighted and masked ones dimmed, as ``sftwise inspect --show`` renders them."""
+    report = _load(run_dir / "supervision.json")
+    if not isinstance(report, dict):
+        return ""
+    share = report.get("loss_share")
+    parts = ["<h3>Which tokens carry loss</h3>",
+             f"<p>{_fmt(100 * share if isinstance(share, (int, float)) else None, 1)} % of {_e(report.get('tokens'))} tokens carry loss over "
+             f"{_e(report.get('examples'))} examples (max_length {_e(report.get('max_length'))}, chat template of {_e(report.get('model'))}). "
+             f"Problems: {_e(', '.join(f'{k} {v}' for k, v in (report.get('counts') or {}).items()) or 'none')}.</p>"]
+    for view in (report.get("shown") or [])[:examples]:
+        spans = []
+        cut = view.get("cut")
+        for k, (piece, trained) in enumerate(zip(view.get("tokens", []), view.get("trained", []))):
+            if cut is not None and k == cut:
+                spans.append(f"<span class='cut'>✂ max_length {_e(cut)}</span>")
+            spans.append(f"<span class='{'t' if trained else 'm'}'>{_e(piece)}</span>")
+        problems = f" ({_e(', '.join(view.get('problems') or []))})" if view.get("problems") else ""
+        parts.append(f"<p class='muted'>line {_e(view.get('line'))}{problems}: <span class='tokens'><span class='t'>trained</span> <span class='m'>masked</span></span></p>"
+                     f"<div class='tokens'>{''.join(spans)}</div>")
     return "".join(parts)
 
 
@@ -164,7 +192,34 @@ def _section_recommendation(run_dir: Path) -> str:
             for k in ("method", "epochs", "learning_rate", "lr_multiplier", "adapter_size", "lora_rank", "lora_alpha") if k in rec or k in config]
     reasons = rec.get("reasons") or rec.get("explanations") or []
     items = "".join(f"<li>{_e(r if isinstance(r, str) else r.get('text', r))}</li>" for r in reasons)
-    return "<h2>Hyperparameters and why</h2>" + _table(["setting", "recommended", "used"], rows) + (f"<ul>{items}</ul>" if items else "")
+    return ("<h2>Hyperparameters and why</h2>" + _table(["setting", "recommended", "used"], rows) + (f"<ul>{items}</ul>" if items else "")
+            + _cost_line(rec))
+
+
+def _cost_line(rec: dict[str, Any]) -> str:
+    """The recommendation's tuning cost estimate (Gemini models), as the recommend step computed it."""
+    from sftwise.gemini.cost import CostEstimate
+
+    if not isinstance(rec.get("cost"), dict):
+        return ""
+    try:
+        line = CostEstimate.model_validate(rec["cost"]).line()
+    except ValueError:  # a recommendation.json from another version: leave the estimate out, not the report
+        return ""
+    return f"<p><b>Estimated tuning cost:</b> {_e(line)}</p>"
+
+
+def _vertex_job(run_dir: Path) -> str:
+    """The Vertex AI tuning job behind the curves: name, state, console link, tuned endpoint, checkpoints."""
+    job = _load(run_dir / "train" / "vertex_job.json")
+    if not isinstance(job, dict) or not job.get("name"):
+        return ""
+    rows = [["job", job["name"]], ["state", job.get("state")], ["console", job.get("console_url")],
+            ["tuned model endpoint", job.get("endpoint") or "-"]]
+    rows += [[f"checkpoint {c.get('checkpoint_id')} (epoch {c.get('epoch')})", c.get("endpoint") or "-"] for c in job.get("checkpoints") or []]
+    if job.get("error"):
+        rows.append(["error", job["error"]])
+    return "<h3>Vertex AI tuning job</h3>" + _table(["", ""], rows)
 
 
 def _section_training(run_dir: Path) -> str:
@@ -177,7 +232,7 @@ def _section_training(run_dir: Path) -> str:
     points = read_metrics(metrics_path)
     verdict = diagnosis.get("verdict")
     best = diagnosis.get("best_epoch")
-    parts = ["<h2>Training curves and diagnosis</h2>"]
+    parts = ["<h2>Training curves and diagnosis</h2>", _vertex_job(run_dir)]
     if verdict:
         advice = diagnosis.get("advice") or diagnosis.get("recommendations") or []
         advice_html = "".join(f"<li>{_e(a)}</li>" for a in advice) if isinstance(advice, list) else f"<li>{_e(advice)}</li>"

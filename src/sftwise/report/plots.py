@@ -86,9 +86,12 @@ def histogram_svg(series: dict[str, Sequence[float]], title: str, xlabel: str, l
     fig, ax = _figure()
     for name, data in values.items():
         ax.hist(data, bins=30, alpha=0.55, label=f"{name} (n={len(data)})", color=COLORS.get(name))
-    if limit:
+    longest = max(max(v) for v in values.values())
+    if limit and limit <= 2 * longest:
         ax.axvline(limit, color="#d62728", linestyle="--", linewidth=1)
         ax.annotate("context limit", xy=(limit, ax.get_ylim()[1]), xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8)
+    elif limit:  # the audit always has a limit (a default of 65,536 or more): far off, it would squash the bars to one
+        title = f"{title} (limit {limit:,.0f}, off the scale)"
     ax.set_xlabel(xlabel)
     ax.set_ylabel("examples")
     ax.set_title(title)

@@ -18,6 +18,7 @@ with no loss-bearing token is counted and reported.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from sftwise.conversation import Conversation, Dataset
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.formats import load
+from sftwise.train.chat_messages import CHATML_TOOLS_TEMPLATE, chat_messages, check_renders_tools, has_tools
 
 IGNORE_INDEX = -100
 
@@ -35,7 +37,7 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-NAMED_TEMPLATES = {"chatml": CHATML_TEMPLATE}
+NAMED_TEMPLATES = {"chatml": CHATML_TEMPLATE, "chatml-tools": CHATML_TOOLS_TEMPLATE}
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     source: str = ""
+    mask: str = "prefix"  # how the labels were found: "prefix" renderings, or the template's "generation" blocks
 
     @property
     def n_loss_tokens(self) -> int:
@@ -62,6 +65,8 @@ class PreparedSplit:
     dropped_no_target: int = 0
     max_tokens: int = 0
     overlong_sources: list[str] = field(default_factory=list)
+    file_parts_dropped: int = 0  # images, audio, PDFs: the local trainer tunes text models
+    examples_with_files: int = 0
 
     def report(self) -> dict[str, Any]:
         return {
@@ -74,6 +79,7 @@ class PreparedSplit:
             "dropped_no_target": self.dropped_no_target,
             "longest_tokens": self.max_tokens,
             "overlong_examples": self.overlong_sources[:20],
+            "file_parts_dropped": self.file_parts_dropped,
         }
 
 
@@ -105,23 +111,29 @@ def ensure_chat_template(tokenizer: Any, model_name: str, chat_template: str | N
 
 
 def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
-    """Token ids and labels: loss on model turns (content + end-of-turn marker) only."""
-    messages = conversation.to_messages()
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    """Token ids and labels: loss on model turns (content, tool calls + end-of-turn marker) only;
+    tool results are masked like user turns, and a model turn with weight 0 is not trained on."""
+    messages, tools, trained = chat_messages(conversation)
+    if has_tools(conversation):
+        check_renders_tools(tokenizer, getattr(tokenizer, "name_or_path", "") or "this model", messages, tools)
+    full = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
     spans: list[tuple[int, int]] = []
     consistent = True
     for i, message in enumerate(messages):
-        if message["role"] != "assistant":
+        if not trained[i]:
             continue
-        prefix = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
-        upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        prefix = tokenizer.apply_chat_template(messages[:i], tools=tools, tokenize=False, add_generation_prompt=True) if i else ""
+        upto = tokenizer.apply_chat_template(messages[: i + 1], tools=tools, tokenize=False)
         if not (full.startswith(upto) and upto.startswith(prefix)):
             consistent = False
             break
         end = len(upto.rstrip())
         spans.append((len(prefix), end))
     if not consistent:
-        return _encode_with_generation_mask(tokenizer, messages)
+        if not all(trained[i] for i, m in enumerate(messages) if m["role"] == "assistant"):
+            raise ParameterError("chat_template", "this chat template renders earlier turns differently once later turns are added, so assistant messages "
+                                 "with weight 0 cannot be left out of the loss; pass 'chatml' (or 'chatml-tools').")
+        return _encode_with_generation_mask(tokenizer, messages, tools)
     enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])
     labels = [IGNORE_INDEX] * len(ids)
@@ -135,17 +147,40 @@ def encode_conversation(tokenizer: Any, conversation: Conversation) -> Example:
     return Example(ids, labels)
 
 
-def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, str]]) -> Example:
-    if "generation" not in (tokenizer.chat_template or ""):
+_GENERATION_BLOCK = re.compile(r"{%-?\s*generation\s*-?%}")
+
+
+def has_generation_markers(template: str | None) -> bool:
+    """Whether a chat template wraps model turns in ``{% generation %}`` blocks (``add_generation_prompt``,
+    which every template mentions, is not one: a substring test would take it for a marker)."""
+    return bool(_GENERATION_BLOCK.search(template or ""))
+
+
+def _encode_with_generation_mask(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Example:
+    if not has_generation_markers(tokenizer.chat_template):
         raise ParameterError(
             "chat_template",
             "the chat template renders earlier turns differently once later turns are added, and has no {% generation %} "
             "markers, so the model turns cannot be located; pass 'chatml' or a template with {% generation %} blocks.",
         )
-    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids = list(out["input_ids"])
     mask = list(out["assistant_masks"])
-    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)])
+    return Example(ids, [t if m else IGNORE_INDEX for t, m in zip(ids, mask)], mask="generation")
+
+
+def _encode_record(tokenizer: Any, record: Any) -> Example:
+    """:func:`encode_conversation` with a template that raises on the example (one that refuses a
+    system role, say) turned into a clear error naming the example, not a Jinja traceback."""
+    from jinja2 import TemplateError
+
+    try:
+        return encode_conversation(tokenizer, record.conversation)
+    except TemplateError as exc:
+        raise SftwiseError(
+            f"{record.source}: the chat template fails on this example ({exc}). Change the data (e.g. merge the system "
+            "instruction into the first user turn) or pass another template (chat_template); `sftwise inspect` lists every such example."
+        ) from None
 
 
 def prepare_split(
@@ -154,7 +189,11 @@ def prepare_split(
     """Encode every record, apply the over-length policy, count everything that was changed or dropped."""
     out = PreparedSplit(name=name, examples=[], total=len(dataset))
     for record in dataset:
-        ex = encode_conversation(tokenizer, record.conversation)
+        files = sum(1 for t in record.conversation.turns for p in t.parts if p.file_uri is not None)
+        if files:
+            out.file_parts_dropped += files
+            out.examples_with_files += 1
+        ex = _encode_record(tokenizer, record)
         ex.source = str(record.source)
         out.max_tokens = max(out.max_tokens, len(ex.input_ids))
         if len(ex.input_ids) > max_length:

@@ -723,6 +723,9 @@ def _prepare_data(spec: TrainSpec, tokenizer: Any, notes: list[str]) -> dict[str
             notes.append(f"{split.name}: {split.overlong} over-long examples {'truncated' if spec.overlong == 'truncate' else 'dropped'}")
         if split.dropped_no_target:
             notes.append(f"{split.name}: {split.dropped_no_target} examples have no model-turn tokens and were left out")
+        if split.file_parts_dropped:
+            notes.append(f"{split.name}: {split.file_parts_dropped} file parts (images, audio, documents) in {split.examples_with_files} examples were left out: "
+                         "the local trainer tunes text models on the text around them; tune multimodal examples with --backend vertex")
         if not split.examples:
             raise SftwiseError(f"{split.name} split ({getattr(spec, split.name)}) has no usable example: every one was dropped or it is empty")
     val = splits.get("validation")

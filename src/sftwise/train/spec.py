@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -104,6 +104,20 @@ class EarlyStopping(BaseModel):
         if not value >= 0:
             raise ValueError(f"must be >= 0, got {value}")
         return value
+
+
+@runtime_checkable
+class TuningResult(Protocol):
+    """What every tuner returns (:class:`sftwise.train.local.TrainResult`,
+    :class:`sftwise.train.vertex.VertexRun`): what the pipeline's train step records and the report shows."""
+
+    run_dir: str
+
+    @property
+    def checkpoints(self) -> list[str]: ...
+
+    @property
+    def summary(self) -> str: ...
 
 
 class TrainSpec(BaseModel):
