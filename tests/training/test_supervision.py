@@ -273,3 +273,20 @@ def test_the_terminal_view_highlights_trained_tokens_and_marks_the_cut():
     styles = {plain[s.start:s.end]: str(s.style) for s in text.spans}
     assert "green" in styles["a"] and "green" in styles["b"] and "grey" in styles["q"]
     assert styles["a"] != styles["b"]  # neighbours alternate: token boundaries stay visible
+
+
+def test_a_weight_0_assistant_message_is_prompt_not_a_missing_end_of_turn(tokenizer):
+    """The report counts model turns as the trainer does: a weight-0 assistant message is not trained on,
+    so its end-of-turn token carrying no loss is not SW212, and it belongs to the prompt."""
+    convs = []
+    for i in range(4):
+        conv = Conversation.from_pairs([("user", f"parcel {i}?"), ("model", "which one?"), ("user", "the blue one"), ("model", '{"team": "shipping"}')])
+        conv.turns[1].weight = 0
+        convs.append(conv)
+    report = inspect_supervision(Dataset.from_conversations(convs, path="train.jsonl"), "tiny", tokenizer=_tok(tokenizer), max_length=512)
+    assert "SW212" not in _codes(report) and "SW213" not in _codes(report)
+    row = report.per_example[0]
+    assert row.model_turns == 1 and row.end_of_turn_trained == 1
+    [ex] = prepare_split("train", Dataset.from_conversations(convs[:1], path="t.jsonl"), _tok(tokenizer), 512).examples
+    first_trained = next(i for i, label in enumerate(ex.labels) if label != IGNORE_INDEX)
+    assert abs(row.prompt_tokens - first_trained) <= 1  # the prompt runs up to the trained answer

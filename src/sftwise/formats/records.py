@@ -27,7 +27,7 @@ GEMINI_TOP = frozenset({"systemInstruction", "system_instruction", "contents", "
 GEMINI_CONTENT = frozenset({"role", "parts"})
 GEMINI_PART = frozenset({"text", "fileData", "inlineData", "functionCall", "functionResponse", "thought", "thoughtSignature"})
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "refusal"})
-SHAREGPT_KEYS = frozenset({"from", "value"})
+SHAREGPT_KEYS = frozenset({"from", "value", "weight"})
 
 
 def key_elsewhere(key: str, here: str) -> str:
@@ -38,8 +38,6 @@ def key_elsewhere(key: str, here: str) -> str:
         if key in keys and name != here:
             return f" {key!r} belongs to {name}: write the file in one layout (`sftwise convert` writes either)."
     return " No format sftwise reads has it; remove it or move it to a side file."
-SHAREGPT_KEYS = frozenset({"from", "value", "weight"})
-
 _MODEL_ALIASES = {"assistant", "model", "gpt", "bot", "chatbot", "ai"}
 _USER_ALIASES = {"user", "human", "prompter", "customer"}
 

@@ -32,7 +32,7 @@ def _with_type_case(schema: Any, upper: bool) -> Any:
             if key == "type" and isinstance(value, str):
                 result[key] = value.upper() if upper else value.lower()
             elif key == "type" and isinstance(value, list):
-                result[key] = [v.upper() if upper else v.lower() if isinstance(v, str) else v for v in value]
+                result[key] = [(v.upper() if upper else v.lower()) if isinstance(v, str) else v for v in value]
             else:
                 result[key] = _with_type_case(value, upper)
         return result

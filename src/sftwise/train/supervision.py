@@ -28,6 +28,7 @@ from sftwise.conversation import Dataset
 from sftwise.errors import ParameterError
 from sftwise.findings import Finding, Severity, emit, sort_findings
 from sftwise.train import data as train_data
+from sftwise.train.chat_messages import chat_messages
 
 DEFAULT_SHOW = 3
 MAX_VIEW_TOKENS = 1024  # tokens of one example kept for the token view (the JSON stays small)
@@ -144,8 +145,8 @@ def _inspect_example(tokenizer: Any, record: Any, max_length: int, eot_ids: set[
     """One example through the trainer's encoder, then checked against the template's own renderings."""
     from jinja2 import TemplateError
 
-    messages = record.conversation.to_messages()
-    row = ExampleSupervision(line=record.source.line, model_turns=sum(m["role"] == "assistant" for m in messages))
+    messages, tools, trained = chat_messages(record.conversation)  # what the trainer renders: weights and tools included
+    row = ExampleSupervision(line=record.source.line, model_turns=sum(trained))
     try:
         ex = train_data.encode_conversation(tokenizer, record.conversation)
     except (TemplateError, ParameterError) as exc:
@@ -156,7 +157,7 @@ def _inspect_example(tokenizer: Any, record: Any, max_length: int, eot_ids: set[
     ids = np.asarray(ex.input_ids)
     row.tokens = len(ids)
     row.mask = ex.mask
-    row.prompt_tokens = _prompt_tokens(tokenizer, messages, row.tokens)
+    row.prompt_tokens = _prompt_tokens(tokenizer, messages, tools, trained, row.tokens)
     # the last prompt token may merge with the first answer token in BPE: it is not counted as prompt
     row.prompt_trained = bool(labels[: max(row.prompt_tokens - 1, 0)].any())
     row.end_of_turn_trained = min(int((labels & np.isin(ids, list(eot_ids))).sum()), row.model_turns)
@@ -179,14 +180,14 @@ def _inspect_example(tokenizer: Any, record: Any, max_length: int, eot_ids: set[
     return row, ex, None
 
 
-def _prompt_tokens(tokenizer: Any, messages: list[dict[str, str]], total: int) -> int:
-    """Tokens of the generation prompt of the first model turn: what the model reads before it answers."""
-    first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), None)
+def _prompt_tokens(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, trained: list[bool], total: int) -> int:
+    """Tokens of the generation prompt of the first trained model turn: what the model reads before it answers."""
+    first = next((i for i, on in enumerate(trained) if on), None)
     if first is None:
         return total
     if first == 0:
         return 0
-    text = tokenizer.apply_chat_template(messages[:first], tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(messages[:first], tools=tools, tokenize=False, add_generation_prompt=True)
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
