@@ -78,6 +78,11 @@ class ResponseCache:
                 )
                 self._conn.commit()
             except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):  # another process holds it for now: the next store may succeed
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.rollback()
+                    warnings.warn(f"response cache {self.path}: busy ({exc}); these responses are not stored.", stacklevel=2)
+                    return
                 self._unwritable = True
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.rollback()

@@ -80,8 +80,6 @@ def eval_cmd(
     if json_schema is not None:
         try:
             schema = json.loads(read_text(json_schema, f"--json-schema {json_schema}"))
-        except FileNotFoundError:
-            raise SftwiseError(f"--json-schema {json_schema}: no such file.") from None
         except json.JSONDecodeError as exc:
             raise SftwiseError(f"--json-schema {json_schema}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
     options = MetricOptions(

@@ -388,8 +388,6 @@ def _step_diagnose(ctx: RunContext) -> tuple[list[str], str]:
 
 
 def _chosen_checkpoint(ctx: RunContext) -> str | None:
-    import json
-
     diagnosis = read_json(ctx.run_dir / "diagnosis.json")
     checkpoint = diagnosis.get("best_checkpoint")
     if checkpoint and not Path(checkpoint).is_absolute():

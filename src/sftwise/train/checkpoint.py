@@ -129,7 +129,7 @@ def _estimate_bytes(run_dir: Path, model: Any, spec: TrainSpec, weights: dict[st
     """Bytes a checkpoint takes: the newest complete one's size, else the weights it holds (LoRA: the
     trainable ones) plus AdamW's two moments per trainable parameter."""
     done = complete_checkpoints(run_dir)
-    newest = sum(f.stat().st_size for f in done[-1].rglob("*") if f.is_file()) if done else 0
+    newest = _dir_bytes(done[-1]) if done else 0
     params = list(model.parameters())
     trainable = sum(p.numel() * p.element_size() for p in params if p.requires_grad)
     if done and (done[-1] / STATE_FILE).exists():
@@ -305,7 +305,7 @@ def truncate_tensorboard(tb_dir: Path, step: int) -> None:
 def check_space(run_dir: Path, latest: Path) -> None:
     """Refuse to resume onto a disk without room for the next checkpoint (the size of ``latest``):
     the save at the end of the epoch would fail, after the epoch's training."""
-    needed = sum(f.stat().st_size for f in latest.rglob("*") if f.is_file())
+    needed = _dir_bytes(latest)
     free = free_space(latest.parent)
     if free is not None and free < needed:
         raise SftwiseError(f"cannot resume {run_dir}: the disk is full (the next checkpoint needs about {format_bytes(needed)}, "
@@ -334,3 +334,8 @@ def _epoch_of(checkpoint: Path) -> Any:
         return json.loads((checkpoint / DONE_FILE).read_text(encoding="utf-8"))["epoch"]
     except (OSError, ValueError, KeyError):
         return checkpoint.name
+
+
+def _dir_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder``: what a checkpoint like it needs on disk."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())

@@ -64,8 +64,9 @@ def training_fingerprint(spec: TrainSpec) -> TrainingFingerprint:
     )
 
 
-def write_fingerprint(spec: TrainSpec, run_dir: Path) -> None:
-    write_json(run_dir / FINGERPRINT_FILE, training_fingerprint(spec))
+def write_fingerprint(spec: TrainSpec, run_dir: Path, fingerprint: TrainingFingerprint | None = None) -> None:
+    """Record what made the run's weights; ``fingerprint`` when the caller already hashed the data."""
+    write_json(run_dir / FINGERPRINT_FILE, fingerprint or training_fingerprint(spec))
 
 
 def saved_fingerprint(run_dir: Path) -> TrainingFingerprint | None:
@@ -89,15 +90,16 @@ def has_training(run_dir: Path) -> bool:
     return any((run_dir / name).exists() for name in ("metrics.jsonl", "checkpoints", CONFIG_FILE, FINGERPRINT_FILE))
 
 
-def compare_run(spec: TrainSpec, run_dir: str | Path) -> RunComparison:
-    """Sort ``spec`` against the training in ``run_dir`` (see the module docstring)."""
+def compare_run(spec: TrainSpec, run_dir: str | Path, current: TrainingFingerprint | None = None) -> RunComparison:
+    """Sort ``spec`` against the training in ``run_dir`` (see the module docstring); ``current`` is
+    ``spec``'s fingerprint when the caller already has it (hashing the data once per training)."""
     run_dir = Path(run_dir)
     if not has_training(run_dir):
         return RunComparison(action="fresh")
     saved = saved_fingerprint(run_dir)
     if saved is None:  # a log or checkpoints but no readable record of what made them
         return RunComparison(action="retrain", changes={"config": ("unknown", "this spec")})
-    now = training_fingerprint(spec)
+    now = current or training_fingerprint(spec)
     changes: dict[str, tuple[Any, Any]] = {}
     for key in sorted(set(saved.spec) | set(now.spec)):
         before, after = saved.spec.get(key), now.spec.get(key)

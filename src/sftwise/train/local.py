@@ -129,7 +129,7 @@ from sftwise.train.checkpoint import (
 )
 from sftwise.train.data import IGNORE_INDEX, PreparedSplit, batch_order, ensure_chat_template, iter_batches, load_conversations, pack, prepare_split
 from sftwise.train.distributed import Dist, gather_weights, grad_scaler, parallelize, unwrap
-from sftwise.train.fingerprint import compare_run, write_fingerprint
+from sftwise.train.fingerprint import TrainingFingerprint, compare_run, training_fingerprint, write_fingerprint
 from sftwise.train.example_loss import EXAMPLE_LOSSES_FILE, summarise
 from sftwise.train.selection import SELECTION_FILE, Candidate, Selection, TaskEvaluator, choose, early_stop
 from sftwise.train.spec import CONFIG_FILE, VALIDATION_LOSS, TrainSpec
@@ -193,8 +193,9 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False, eval
 
     # Resume continues only the same training (or the same with more epochs): checked before
     # anything is loaded, so a mismatch fails in a second.
+    fingerprint = training_fingerprint(spec)  # the data hashed once: compared on resume, then recorded
     if resume and latest_checkpoint(run_dir) is not None:
-        notes += _check_resumable(spec, run_dir)
+        notes += _check_resumable(spec, run_dir, fingerprint)
 
     # 2. Tokenizer, then data: the rows depend on the template, and the length report must come
     #    before anything expensive (the model load), so a bad dataset fails fast.
@@ -233,7 +234,7 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False, eval
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / CONFIG_FILE, spec)
-        write_fingerprint(spec, run_dir)
+        write_fingerprint(spec, run_dir, fingerprint)
         write_json(run_dir / "data_report.json", [s.report() for s in splits.values()])
 
     train_rows = pack(train_split.examples, spec.max_length, tokenizer.pad_token_id) if spec.batching == "packed" else train_split.examples
@@ -297,7 +298,8 @@ def train(spec: TrainSpec, *, resume: bool = False, progress: bool = False, eval
 
     # 7. The loop (skipped when the run being resumed had already stopped early).
     epochs_run = start_epoch
-    for epoch in range(start_epoch, spec.epochs if not (stopping and stopping.stopped) else start_epoch):
+    last_epoch = start_epoch if stopping and stopping.stopped else spec.epochs  # a run that already stopped early trains nothing more
+    for epoch in range(start_epoch, last_epoch):
         model.train()
         rng = random.Random(spec.seed * 1000 + epoch)
         order = batch_order(train_rows, spec.batch_size, "plain" if packed else spec.batching, rng)
@@ -479,10 +481,10 @@ def _select(spec: TrainSpec, candidates: list[Candidate], evaluator: TaskEvaluat
     return selection
 
 
-def _check_resumable(spec: TrainSpec, run_dir: Path) -> list[str]:
+def _check_resumable(spec: TrainSpec, run_dir: Path, fingerprint: TrainingFingerprint) -> list[str]:
     """Refuse to resume a run trained with another config (its weights would carry both); allow more
     epochs with everything else equal, saying what continuing means for the schedule."""
-    verdict = compare_run(spec, run_dir)
+    verdict = compare_run(spec, run_dir, fingerprint)
     if verdict.action == "retrain":
         fewer = ""
         if set(verdict.changes) == {"epochs"}:
