@@ -191,7 +191,11 @@ def read_task_curves(diagnosis: Diagnosis, points: Sequence[MetricPoint]) -> Dia
     metrics = task_curves(points)
     if not metrics:
         return diagnosis
-    name, curve = next(iter(metrics.items()))
+    from sftwise.train.spec import NOT_A_QUALITY
+
+    name, curve = next(((n, c) for n, c in metrics.items() if n not in NOT_A_QUALITY), (None, None))
+    if name is None:  # only length_ratio was logged: it says nothing about over- or under-fitting for the task
+        return diagnosis
     diagnosis.evidence["task_metric"] = {"name": name, "epochs": curve.x, "values": curve.y}
     if len(curve.y) < 2:
         return diagnosis

@@ -173,3 +173,20 @@ def test_flipped_labels_rank_at_the_top_of_the_per_example_loss(tiny_model, tmp_
     d = diagnose_run(tmp_path / "run")
     assert d.label_noise["suspects_total"] == len(suspects)
     assert any(f"{data}:{min(suspects)}" in a for a in d.advice)
+
+
+def test_length_ratio_never_picks_the_checkpoint(tiny_model, small_data, tmp_path):
+    """length_ratio is not a quality: first in eval_metrics it is passed over for the default choice,
+    named as early_stopping.on it is refused, and diagnose does not read its curve as the task's."""
+    from sftwise.diagnose import Diagnosis, read_task_curves
+    from sftwise.runlog import MetricPoint
+    from sftwise.train.spec import EarlyStopping
+
+    spec = _spec(tiny_model, small_data, tmp_path, eval_metrics=["length_ratio", "exact_match"])
+    assert spec.selection_quantity == "exact_match"
+    assert _spec(tiny_model, small_data, tmp_path, eval_metrics=["length_ratio"]).selection_quantity == "validation_loss"
+    with pytest.raises(ParameterError, match="early_stopping.on.*not a quality"):
+        _spec(tiny_model, small_data, tmp_path, eval_metrics=["length_ratio", "exact_match"], early_stopping=EarlyStopping(patience=1, on="length_ratio"))
+    points = [MetricPoint(step=e, epoch=e, split="validation", scope="epoch", loss=1.0 + e, metrics={"length_ratio": 0.5 + e}) for e in (1, 2, 3)]
+    verdict = Diagnosis(verdict="overfitting", confidence=0.9, message="validation loss rises", best_epoch=1)
+    assert read_task_curves(verdict, points).verdict == "overfitting"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sftwise.errors import ParameterError
 from sftwise.evaluate.metrics import MetricOptions, compute, parse_metric_list
 from sftwise.evaluate.stats import paired_bootstrap
-from sftwise.train.selection import NOT_A_QUALITY, PairedDelta
+from sftwise.train.selection import PairedDelta
 
 
 class MetricsEvaluator:
@@ -42,10 +42,7 @@ class MetricsEvaluator:
 
 def training_evaluator(spec) -> MetricsEvaluator | None:
     """The evaluator for ``spec.eval_metrics`` (None when the spec computes none); a metric that is
-    not a quality (``length_ratio``) is refused as ``select_by``."""
+    not a quality (``length_ratio``) was refused as ``select_by`` when the spec was made (``selection_problem``)."""
     if not spec.eval_metrics:
         return None
-    for name in (spec.select_by, spec.early_stopping.on if spec.early_stopping else None):
-        if name in NOT_A_QUALITY:
-            raise ParameterError("select_by", f"{name} is not a quality (higher is not better); choose validation_loss or a quality metric")
     return MetricsEvaluator(spec.eval_metrics)

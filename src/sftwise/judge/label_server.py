@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 from sftwise.evaluate.results import Prediction
 from sftwise.errors import ParameterError, SftwiseError
 from sftwise.judge.rubric import Rubric
-from sftwise.judge.label_guard import SECURITY_HEADERS, allowed_hosts, new_token, refusal, token_of, token_ok
+from sftwise.judge.label_guard import SECURITY_HEADERS, WILDCARD_HOSTS, allowed_hosts, new_token, refusal, token_of, token_ok
 from sftwise.judge.labels import Label, connect, delete_label, read_labels, save_label
 
 ANNOTATOR_RE = re.compile(r"^[\w .@+-]{1,64}$")
@@ -178,7 +178,7 @@ class LabelServer(ThreadingHTTPServer):
 
     def url(self, annotator: str | None = None) -> str:
         """The link to open (and the one the CLI prints): the app's address with this start's token."""
-        name = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        name = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
         query = {"token": self.token, **({"annotator": annotator} if annotator else {})}
         return f"http://{name}:{self.port}/?{urlencode(query)}"
 

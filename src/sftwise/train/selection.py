@@ -31,8 +31,6 @@ from pydantic import BaseModel, Field
 from sftwise.train.spec import VALIDATION_LOSS
 
 SELECTION_FILE = "selection.json"
-NOT_A_QUALITY = ("length_ratio",)
-"""Metrics that measure something other than quality (higher is not better): refused as select_by."""
 
 
 class PairedDelta(BaseModel):

@@ -221,8 +221,8 @@ class TrainSpec(BaseModel):
 
     @property
     def selection_quantity(self) -> str:
-        """What picks the checkpoint: ``select_by``, else the first task metric, else the validation loss."""
-        return self.select_by or (self.eval_metrics[0] if self.eval_metrics else VALIDATION_LOSS)
+        """What picks the checkpoint: ``select_by``, else the first task metric that is a quality, else the validation loss."""
+        return self.select_by or next((m for m in self.eval_metrics if m not in NOT_A_QUALITY), VALIDATION_LOSS)
 
     @property
     def stopping_quantity(self) -> str | None:
@@ -264,10 +264,16 @@ class TrainSpec(BaseModel):
         return {k: (mine[k], theirs.get(k)) for k in mine if k not in ignore and mine[k] != theirs.get(k)}
 
 
+NOT_A_QUALITY = ("length_ratio",)
+"""Metrics that measure something other than quality (higher is not better): never what picks a checkpoint."""
+
+
 def selection_problem(select_by: str | None, early_stopping: EarlyStopping | None, eval_metrics: list[str]) -> tuple[str, str] | None:
     """(parameter, problem) when ``select_by`` or ``early_stopping.on`` names a quantity training does not
     compute, else None. Shared by TrainSpec and the pipeline config (which checks it at load time)."""
     for name, value in (("select_by", select_by), ("early_stopping.on", early_stopping.on if early_stopping else None)):
+        if value in NOT_A_QUALITY:
+            return name, f"{value} is not a quality (higher is not better); choose validation_loss or a quality metric"
         if value and value != VALIDATION_LOSS and value not in eval_metrics:
             computed = ", ".join([VALIDATION_LOSS, *eval_metrics])
             return name, (f"names {value!r}, which is not computed during training (computed: {computed}); "
