@@ -381,9 +381,7 @@ def require_points(points: Sequence[MetricPoint], path: str | Path) -> Sequence[
 
 def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diagnosis:
     """Read ``run_dir/metrics.jsonl`` (+ ``data_report.json`` for truncation notes), diagnose, optionally plot."""
-    import json
-
-    from sftwise.io import read_text
+    from sftwise.io import read_json
     from sftwise.runlog import read_metrics
 
     run_dir = Path(run_dir)
@@ -391,11 +389,9 @@ def diagnose_run(run_dir: str | Path, *, plot: str | Path | None = None) -> Diag
         check_plot_path(plot)
     points = require_points(read_metrics(run_dir), run_dir)
     notes = []
-    report = run_dir / "data_report.json"
-    if report.exists():
-        for split in json.loads(read_text(report)):
-            if split.get("truncated"):
-                notes.append(f"{split['truncated']} {split['split']} examples were truncated at max_length: their targets may be cut.")
+    for split in read_json(run_dir / "data_report.json") or []:  # absent: a run from before the report
+        if split.get("truncated"):
+            notes.append(f"{split['truncated']} {split['split']} examples were truncated at max_length: their targets may be cut.")
             if split.get("dropped_overlong") or split.get("dropped_no_target"):
                 notes.append(f"{split.get('dropped_overlong', 0) + split.get('dropped_no_target', 0)} {split['split']} examples were dropped (too long or no model turn).")
     diagnosis = apply_example_losses(apply_selection(diagnose(points, data_notes=notes), run_dir), run_dir)

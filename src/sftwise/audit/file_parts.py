@@ -36,8 +36,9 @@ _CODES = {"local-uri": "SW140", "bad-uri": "SW140", "no-mime": "SW141", "mime": 
 @split_check
 def check_file_parts(split: str, dataset: Dataset, ctx: AuditContext) -> Iterator[Finding]:
     # a fileData the reader could not carry (not an object, no fileUri) is already its SW104 error
-    has_files = any(p.file_uri is not None for r in dataset.records for t in r.conversation.turns for p in t.parts)
-    if is_gemini(ctx.target) or not has_files:
+    if is_gemini(ctx.target):  # the target's own SW604/SW605 say it: no scan of every part here
+        return
+    if not any(p.file_uri is not None for r in dataset.records for t in r.conversation.turns for p in t.parts):
         return
     if dataset.format == "gemini" and dataset.path and dataset.path.endswith(".jsonl"):
         yield from _check_raw(dataset)
